@@ -1,0 +1,364 @@
+"""The ``arena`` command: one group, every command and setting documented in docs/cli.md.
+
+Heavy imports (torch through ``models.generate``, gradio through ``arena.serve``, the analysis
+stack) happen inside the commands that need them, so ``arena --help`` and ``arena report`` start
+quickly and serving works without the ``generate`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from arena.prompts import load_prompts
+from arena.study import Study, load_study
+
+__all__ = ["main", "cli"]
+
+DEBUG_ENV = "ARENA_DEBUG"
+
+
+def _plain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's validation errors into one plain sentence and exit status 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except (ValueError, OSError, KeyError, ImportError) as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            message = str(exc) or exc.__class__.__name__
+            if isinstance(exc, ImportError):
+                message = (
+                    f"{message}. Generating images needs the 'generate' extra: "
+                    "pip install 't2i-arena[generate]'."
+                )
+            raise click.ClickException(message) from None
+
+    return wrapper
+
+
+study_option = click.option(
+    "--study",
+    "study_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The study file (TOML).",
+)
+database_option = click.option(
+    "--database",
+    default=None,
+    metavar="URL",
+    help="SQLAlchemy URL overriding the study's database (e.g. postgresql+psycopg://…).",
+)
+
+
+def _open_study(study_path: Path, database: str | None = None) -> Study:
+    study = load_study(study_path)
+    return replace(study, database_url=database) if database else study
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="t2i-arena")
+def cli() -> None:
+    """t2i-arena: human preference studies (2AFC) for text-to-image models."""
+
+
+# ----------------------------------------------------------------------------- models
+@cli.group()
+def models() -> None:
+    """List and validate model cards."""
+
+
+cards_option = click.option(
+    "--cards",
+    "cards_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of model cards (default: the shipped models/cards).",
+)
+
+
+@models.command("list")
+@cards_option
+@_plain_errors
+def models_list(cards_dir: Path | None) -> None:
+    """List the model cards: id, backend, steps, size and display name."""
+    from models.cards import load_cards
+
+    cards = load_cards(cards_dir)
+    width = max(len(i) for i in cards) if cards else 2
+    click.echo(f"{'id':<{width}}  {'backend':<12} {'steps':>5}  {'size':>9}  display name")
+    for card_id, card in sorted(cards.items()):
+        size = f"{card.width}x{card.height}" if card.width else "-"
+        steps = card.steps if card.steps is not None else "-"
+        click.echo(
+            f"{card_id:<{width}}  {card.backend:<12} {steps!s:>5}  {size:>9}  {card.display_name}"
+        )
+
+
+@models.command("validate")
+@cards_option
+@_plain_errors
+def models_validate(cards_dir: Path | None) -> None:
+    """Check every model card; print the first problem as one sentence."""
+    from models.cards import load_cards
+
+    cards = load_cards(cards_dir)
+    click.echo(f"{len(cards)} model cards are valid.")
+
+
+# ----------------------------------------------------------------------------- generate
+def _generate(study: Study, device: str | None, batch_size: int, progress: bool = True) -> None:
+    from models.generate import generate_image_set
+
+    from models.cards import load_cards
+
+    cards = load_cards(study.cards_dir)
+    missing = [m for m in study.models if m not in cards]
+    if missing:
+        raise click.ClickException(
+            f"{study.path}: models {missing} have no card in {study.cards_dir}; "
+            f"known cards: {', '.join(sorted(cards))}."
+        )
+    prompts = load_prompts(study.prompts_file, study.categories, study.prompt_limit)
+    summary = generate_image_set(
+        [cards[m] for m in study.models],
+        [(p.id, p.text) for p in prompts],
+        study.seeds,
+        study.image_dir,
+        device=device,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    click.echo(
+        f"{summary.generated} images generated, {summary.skipped} already present, "
+        f"manifest: {summary.manifest_path}"
+    )
+
+
+@cli.command()
+@study_option
+@click.option("--device", default=None, help="torch device (default: cuda, then mps, then cpu).")
+@click.option("--batch-size", default=4, show_default=True, help="Images per pipeline call.")
+@_plain_errors
+def generate(study_path: Path, device: str | None, batch_size: int) -> None:
+    """Generate every (prompt, model, seed) image of a study; resumable."""
+    _generate(load_study(study_path), device, batch_size)
+
+
+# ----------------------------------------------------------------------------- serve
+def _ingest(study: Study):
+    from arena.ingest import ingest
+    from arena.store import Store
+
+    store = Store.open(study.database_url)
+    prompts = load_prompts(study.prompts_file, study.categories, study.prompt_limit)
+    summary = ingest(store, study, prompts)
+    click.echo(f"Study '{study.name}': {summary}")
+    return store
+
+
+def _serve(study: Study, host: str, port: int) -> None:
+    from arena.serve import serve
+
+    store = _ingest(study)
+    click.echo(f"Arena for '{study.name}' at http://{host}:{port}/  (Ctrl+C stops it)")
+    serve(study, store, host=host, port=port)
+
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Interface.")
+port_option = click.option("--port", default=7860, show_default=True, help="TCP port.")
+
+
+@cli.command()
+@study_option
+@database_option
+@host_option
+@port_option
+@_plain_errors
+def serve(study_path: Path, database: str | None, host: str, port: int) -> None:
+    """Check the image set, load it into the database and serve the arena."""
+    _serve(_open_study(study_path, database), host, port)
+
+
+# ----------------------------------------------------------------------------- report / export
+def _comparisons(
+    study_path: Path | None, comparisons: Path | None, database: str | None
+) -> tuple[Any, str, dict[str, float] | None]:
+    import pandas as pd
+
+    if (study_path is None) == (comparisons is None):
+        raise click.UsageError("Give exactly one of --study or --comparisons.")
+    if comparisons is not None:
+        if not comparisons.is_file():
+            raise click.ClickException(f"{comparisons}: comparisons file not found.")
+        if comparisons.suffix.lower() == ".parquet":
+            df = pd.read_parquet(comparisons)
+        else:
+            df = pd.read_csv(comparisons, dtype={"rater": str, "prompt": str})
+        return df, comparisons.stem, None
+    from arena.store import Store
+
+    study = _open_study(study_path, database)
+    store = Store.open(study.database_url)
+    return store.comparisons(study.name), study.title, store.latencies(study.name)
+
+
+@cli.command()
+@click.option(
+    "--study",
+    "study_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Analyse this study's database.",
+)
+@click.option(
+    "--comparisons",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Analyse a comparisons file (CSV or Parquet with DESIGN.md's columns) instead.",
+)
+@database_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for report.html and the CSV files (default: <study folder>/report).",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option(
+    "--bootstrap", "n_boot", default=1000, show_default=True, help="Bootstrap replicates."
+)
+@click.option(
+    "--ties",
+    type=click.Choice(["davidson", "half", "exclude"]),
+    default="davidson",
+    show_default=True,
+    help="How ties enter the Bradley–Terry fit.",
+)
+@click.option(
+    "--cluster",
+    type=click.Choice(["rater", "prompt", "vote"]),
+    default="rater",
+    show_default=True,
+    help="Unit the bootstrap resamples.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
+@_plain_errors
+def report(
+    study_path: Path | None,
+    comparisons: Path | None,
+    database: str | None,
+    out: Path | None,
+    seed: int,
+    n_boot: int,
+    ties: str,
+    cluster: str,
+    as_json: bool,
+) -> None:
+    """Rate the models from the votes; write report.html and CSV files."""
+    from analysis.report import analyze, write_report
+
+    df, title, latency = _comparisons(study_path, comparisons, database)
+    if len(df) == 0:
+        raise click.ClickException("There are no votes yet; nothing to report.")
+    result = analyze(
+        df, seed=seed, n_boot=n_boot, tie_mode=ties, cluster=cluster, latency_ms=latency
+    )
+    if out is None:
+        out = (study_path.resolve().parent if study_path else Path.cwd()) / "report"
+    files = write_report(result, out, title=title)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+        return
+    for question in result.questions:
+        click.echo(result.leaderboard_text(question))
+        click.echo()
+    click.echo(f"Report: {files.html}")
+
+
+@cli.command()
+@study_option
+@database_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Output file: .csv or .parquet.",
+)
+@_plain_errors
+def export(study_path: Path, database: str | None, out: Path) -> None:
+    """Write the study's votes as a comparisons file (one row per vote)."""
+    df, _, _ = _comparisons(study_path, None, database)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        df.to_parquet(out, index=False)
+    else:
+        df.to_csv(out, index=False)
+    click.echo(f"{len(df)} votes written to {out}")
+
+
+# ----------------------------------------------------------------------------- plan
+@cli.command()
+@click.option("--win-rate", default=0.6, show_default=True, help="True win rate to detect.")
+@click.option("--alpha", default=0.05, show_default=True, help="Two-sided significance level.")
+@click.option("--power", default=0.8, show_default=True, help="Wanted power.")
+@click.option("--pairs", default=1, show_default=True, help="Model pairs tested (Holm/Bonferroni).")
+@click.option(
+    "--design-effect",
+    default=1.0,
+    show_default=True,
+    help="Variance inflation from votes clustered by rater (1 = independent votes).",
+)
+@_plain_errors
+def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect: float) -> None:
+    """How many votes a pair needs to tell a win rate from 50%."""
+    from analysis.planning import votes_needed
+
+    n = votes_needed(win_rate, alpha=alpha / pairs, power=power, design_effect=design_effect)
+    click.echo(
+        f"{n} votes per pair detect a win rate of {win_rate:.0%} against 50% "
+        f"(two-sided alpha {alpha} over {pairs} pair(s), power {power:.0%}, "
+        f"design effect {design_effect})."
+    )
+
+
+# ----------------------------------------------------------------------------- demo
+@cli.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the demo's images and database go (default: the demo study's folder).",
+)
+@host_option
+@port_option
+@_plain_errors
+def demo(workdir: Path | None, host: str, port: int) -> None:
+    """Generate the embedded demo study offline and serve it."""
+    from arena.demo import demo_study
+
+    study = demo_study(workdir)
+    _generate(study, device=None, batch_size=8)
+    _serve(study, host, port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``arena`` console script."""
+    cli.main(args=argv, prog_name="arena")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Study files: what a researcher writes to describe one preference study.
+
+A study file is TOML. Relative paths in it are relative to the study file's folder, so a study
+folder can be moved or copied as a whole. See ``docs/writing-a-study.md`` for every key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Question", "Study", "StudyError", "load_study", "STUDY_KEYS"]
+
+#: Every top-level key a study file may hold, with a one-line description (documented in
+#: docs/writing-a-study.md; a test checks that the two agree).
+STUDY_KEYS: dict[str, str] = {
+    "name": "stable key of the study, stored in the database (letters, digits, '-', '_')",
+    "title": "heading shown to raters and in reports",
+    "instructions": "plain text shown to raters above every trial",
+    "models": "model card ids to compare (at least two)",
+    "seeds": "list of seeds used for every prompt",
+    "seeds_per_prompt": "alternative to seeds: use seeds 0..N-1",
+    "quota": "number of trials each rater answers",
+    "seed": "seed of the trial scheduler",
+    "completion_code": "code shown on the completion screen (e.g. for Prolific)",
+    "cards": "folder of model cards (default: the shipped models/cards)",
+    "images": "image set folder (default: images)",
+    "database": "SQLAlchemy URL (default: sqlite file arena.db in the study folder)",
+    "prompts": "table: file, categories, limit",
+    "questions": "array of tables: id, text",
+    "responses": "table: tie, both_bad (both false by default: forced choice)",
+}
+PROMPT_KEYS = {"file", "categories", "limit"}
+QUESTION_KEYS = {"id", "text"}
+RESPONSE_KEYS = {"tie", "both_bad"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DEFAULT_QUESTION = ("quality", "Which image do you prefer?")
+SHIPPED_CARDS = Path(__file__).resolve().parents[1] / "models" / "cards"
+
+
+class StudyError(ValueError):
+    """A study file is malformed; the message names the file, the key and what was expected."""
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question raters answer about a pair, e.g. ``quality`` or ``alignment``."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study file. Paths are absolute."""
+
+    name: str
+    title: str
+    path: Path
+    folder: Path
+    prompts_file: Path
+    categories: tuple[str, ...]
+    prompt_limit: int | None
+    models: tuple[str, ...]
+    seeds: tuple[int, ...]
+    questions: tuple[Question, ...]
+    allow_tie: bool
+    allow_both_bad: bool
+    quota: int
+    instructions: str
+    cards_dir: Path
+    image_dir: Path
+    database_url: str
+    seed: int = 0
+    completion_code: str | None = None
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The responses a rater may give in this study."""
+        extra = ("tie",) * self.allow_tie + ("both_bad",) * self.allow_both_bad
+        return ("left", "right", *extra)
+
+    def question(self, question_id: str) -> Question:
+        """Return the question with this id."""
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        raise KeyError(question_id)
+
+
+class _Reader:
+    """Typed access to a TOML table that turns every problem into one plain StudyError."""
+
+    def __init__(self, path: Path, table: Mapping[str, Any], where: str = "") -> None:
+        self.path, self.table, self.where = path, table, where
+
+    def fail(self, key: str, expected: str, got: Any = None) -> StudyError:
+        shown = f"; got {got!r}" if got is not None else ""
+        return StudyError(f"{self.path}: key '{self.where}{key}' must be {expected}{shown}.")
+
+    def check_keys(self, allowed: set[str] | dict[str, str]) -> None:
+        for key in self.table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, list(allowed), n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                valid = ", ".join(sorted(allowed))
+                raise StudyError(
+                    f"{self.path}: unknown key '{self.where}{key}'.{hint} Valid keys: {valid}."
+                )
+
+    def get(self, key: str, kind: type | tuple[type, ...], expected: str, default: Any = ...):
+        if key not in self.table:
+            if default is ...:
+                raise StudyError(f"{self.path}: missing key '{self.where}{key}' ({expected}).")
+            return default
+        value = self.table[key]
+        # bool is an int in Python; a study saying quota = true is a mistake.
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind)):
+            raise self.fail(key, expected, value)
+        return value
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _resolve(folder: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return (p if p.is_absolute() else folder / p).resolve()
+
+
+def _database_url(folder: Path, value: str | None) -> str:
+    if value is None:
+        return f"sqlite:///{folder / 'arena.db'}"
+    prefix = "sqlite:///"
+    if value.startswith(prefix) and value != "sqlite:///:memory:":
+        db_path = value[len(prefix) :]
+        if db_path and not Path(db_path).is_absolute():
+            return f"{prefix}{folder / db_path}"
+    return value
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file.
+
+    Parameters
+    ----------
+    path
+        The study's TOML file.
+
+    Raises
+    ------
+    StudyError
+        When the file is missing, is not TOML, or a key is unknown, missing or of the wrong type.
+    """
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise StudyError(f"{path}: study file not found.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{path}: not valid TOML ({exc}).") from None
+    folder = path.parent
+    top = _Reader(path, data)
+    top.check_keys(STUDY_KEYS)
+
+    name = top.get("name", str, "a string such as 'turbo-vs-base'")
+    if not _NAME_RE.match(name):
+        raise top.fail("name", "letters, digits, '-', '_' or '.'", name)
+    models = top.get("models", list, "a list of at least two model card ids")
+    if len(models) < 2 or not all(isinstance(m, str) for m in models):
+        raise top.fail("models", "a list of at least two model card ids", models)
+    if len(set(models)) != len(models):
+        raise top.fail("models", "a list without repeats", models)
+
+    if "seeds" in data and "seeds_per_prompt" in data:
+        raise StudyError(f"{path}: give either 'seeds' or 'seeds_per_prompt', not both.")
+    if "seeds_per_prompt" in data:
+        n = top.get("seeds_per_prompt", int, "a positive integer")
+        if n < 1:
+            raise top.fail("seeds_per_prompt", "a positive integer", n)
+        seeds = tuple(range(n))
+    else:
+        seeds_list = top.get("seeds", list, "a list of integers", [0])
+        if not seeds_list or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_list
+        ):
+            raise top.fail("seeds", "a non-empty list of non-negative integers", seeds_list)
+        if len(set(seeds_list)) != len(seeds_list):
+            raise top.fail("seeds", "a list without repeats", seeds_list)
+        seeds = tuple(seeds_list)
+
+    quota = top.get("quota", int, "a positive integer", 20)
+    if quota < 1:
+        raise top.fail("quota", "a positive integer", quota)
+
+    prompts = _Reader(path, top.get("prompts", dict, "a table with a 'file' key"), "prompts.")
+    prompts.check_keys(PROMPT_KEYS)
+    prompts_file = _resolve(folder, prompts.get("file", str, "a path to a TSV, CSV or JSONL file"))
+    if not prompts_file.is_file():
+        raise prompts.fail("file", "an existing prompt file", str(prompts_file))
+    categories = prompts.get("categories", list, "a list of category names", [])
+    if not all(isinstance(c, str) for c in categories):
+        raise prompts.fail("categories", "a list of category names", categories)
+    limit = prompts.get("limit", int, "a positive integer", None)
+    if limit is not None and limit < 1:
+        raise prompts.fail("limit", "a positive integer", limit)
+
+    questions = _questions(path, top.get("questions", list, "an array of [[questions]]", None))
+    responses = _Reader(path, top.get("responses", dict, "a table", {}), "responses.")
+    responses.check_keys(RESPONSE_KEYS)
+
+    cards = top.get("cards", str, "a path to a folder of model cards", None)
+    return Study(
+        name=name,
+        title=top.get("title", str, "a string", name),
+        path=path,
+        folder=folder,
+        prompts_file=prompts_file,
+        categories=tuple(categories),
+        prompt_limit=limit,
+        models=tuple(models),
+        seeds=seeds,
+        questions=questions,
+        allow_tie=responses.get("tie", bool, "true or false", False),
+        allow_both_bad=responses.get("both_bad", bool, "true or false", False),
+        quota=quota,
+        instructions=top.get("instructions", str, "a string", ""),
+        cards_dir=_resolve(folder, cards) if cards else SHIPPED_CARDS,
+        image_dir=_resolve(folder, top.get("images", str, "a path to a folder", "images")),
+        database_url=_database_url(folder, top.get("database", str, "an SQLAlchemy URL", None)),
+        seed=top.get("seed", int, "an integer", 0),
+        completion_code=top.get("completion_code", str, "a string", None),
+    )
+
+
+def _questions(path: Path, raw: list | None) -> tuple[Question, ...]:
+    if raw is None:
+        return (Question(*_DEFAULT_QUESTION),)
+    if not raw:
+        raise StudyError(f"{path}: key 'questions' must hold at least one [[questions]] table.")
+    out: list[Question] = []
+    for i, item in enumerate(raw):
+        where = f"questions[{i}]."
+        if not isinstance(item, dict):
+            raise StudyError(f"{path}: key 'questions[{i}]' must be a table with id and text.")
+        q = _Reader(path, item, where)
+        q.check_keys(QUESTION_KEYS)
+        qid = q.get("id", str, "a short name such as 'quality'")
+        if not _NAME_RE.match(qid):
+            raise q.fail("id", "letters, digits, '-', '_' or '.'", qid)
+        out.append(Question(qid, q.get("text", str, "the question shown to raters")))
+    ids = [q.id for q in out]
+    if len(set(ids)) != len(ids):
+        raise StudyError(f"{path}: question ids must be unique; got {ids}.")
+    return tuple(out)

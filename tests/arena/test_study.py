@@ -1,0 +1,126 @@
+"""Study files and prompt sets: valid files load, every malformed one names file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arena.demo import DEMO_STUDY
+from arena.prompts import PromptError, load_prompts
+from arena.study import StudyError, load_study
+
+BASE = """
+name = "s1"
+models = ["a", "b"]
+seeds = [0, 1]
+quota = 4
+[prompts]
+file = "prompts.tsv"
+"""
+
+
+def write_study(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "prompts.tsv").write_text(
+        "Prompt\tCategory\tChallenge\tNote\na cat\tAnimals\tBasic\t\na car\tVehicles\tBasic\t\n"
+    )
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_study_loads_with_defaults() -> None:
+    study = load_study(DEMO_STUDY)
+    assert study.name == "demo"
+    assert len(study.models) >= 2
+    assert study.choices == ("left", "right")
+    assert study.database_url == f"sqlite:///{DEMO_STUDY.parent / 'arena.db'}"
+    assert study.image_dir == DEMO_STUDY.parent / "images"
+    assert [q.id for q in study.questions] == ["quality", "alignment"]
+    prompts = load_prompts(study.prompts_file)
+    assert len(prompts) >= 10 and all(p.category for p in prompts)
+
+
+def test_minimal_study_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    study = load_study(write_study(tmp_path, BASE + "\n[responses]\ntie = true\n"))
+    assert study.prompts_file == (tmp_path / "prompts.tsv").resolve()
+    assert study.seeds == (0, 1)
+    assert study.choices == ("left", "right", "tie")
+    assert study.questions[0].id == "quality"
+
+
+def test_relative_sqlite_url_lands_in_the_study_folder(tmp_path: Path) -> None:
+    study = load_study(write_study(tmp_path, 'database = "sqlite:///votes.db"\n' + BASE))
+    assert study.database_url == f"sqlite:///{tmp_path.resolve() / 'votes.db'}"
+
+
+@pytest.mark.parametrize(
+    ("edit", "needles"),
+    [
+        (lambda t: t.replace("models =", "modles ="), ["'modles'", "Did you mean 'models'?"]),
+        (lambda t: t.replace('models = ["a", "b"]', 'models = ["a"]'), ["'models'", "two"]),
+        (lambda t: t.replace("quota = 4", "quota = true"), ["'quota'", "positive integer"]),
+        (lambda t: t.replace("quota = 4", "quota = 0"), ["'quota'", "positive integer"]),
+        (lambda t: t.replace("seeds = [0, 1]", "seeds = [0, 0]"), ["'seeds'", "repeats"]),
+        (lambda t: t.replace('file = "prompts.tsv"', 'file = "nope.tsv"'), ["'prompts.file'"]),
+        (lambda t: t.replace('name = "s1"', 'name = "has space"'), ["'name'"]),
+        (lambda t: t.replace('name = "s1"', ""), ["missing key 'name'"]),
+        (lambda t: t + "\n[[questions]]\nid = 'q'\ntxt = 'x'\n", ["'questions[0].txt'"]),
+        (lambda t: t + "\n[responses]\nties = true\n", ["'responses.ties'", "'tie'"]),
+        (lambda t: 'name = "x"\n' + t, ["not valid TOML"]),
+    ],
+)
+def test_malformed_study_names_file_and_key(tmp_path: Path, edit, needles) -> None:
+    path = write_study(tmp_path, edit(BASE))
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    message = str(info.value)
+    assert str(path) in message
+    for needle in needles:
+        assert needle in message
+
+
+def test_partiprompts_tsv_csv_and_jsonl(tmp_path: Path) -> None:
+    tsv = tmp_path / "parti.tsv"
+    tsv.write_text(
+        "Prompt\tCategory\tChallenge\tNote\n"
+        "a dog\tAnimals\tBasic\t\n"
+        "a bridge at night\tOutdoor Scenes\tBasic\tnote here\n"
+        "a cat\tAnimals\tImagination\t\n"
+    )
+    prompts = load_prompts(tsv)
+    assert [p.id for p in prompts] == ["p0001", "p0002", "p0003"]
+    assert prompts[1].note == "note here"
+    animals = load_prompts(tsv, categories=["animals"])
+    assert [p.text for p in animals] == ["a dog", "a cat"]
+    assert load_prompts(tsv, limit=1)[0].text == "a dog"
+
+    csv_file = tmp_path / "p.csv"
+    csv_file.write_text('id,prompt,category\nx1,"a red, round ball",Objects\n')
+    assert load_prompts(csv_file)[0] == load_prompts(csv_file)[0]
+    assert load_prompts(csv_file)[0].id == "x1"
+    assert load_prompts(csv_file)[0].text == "a red, round ball"
+
+    jsonl = tmp_path / "p.jsonl"
+    jsonl.write_text('{"text": "a tree", "category": "Plants"}\n\n{"prompt": "a rock"}\n')
+    assert [p.text for p in load_prompts(jsonl)] == ["a tree", "a rock"]
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "needle"),
+    [
+        ("bad.tsv", "Text2\tCategory\nx\ty\n", "line 1: no 'Prompt' column"),
+        ("empty.tsv", "Prompt\tCategory\na\tb\n\tc\n", "line 3: the prompt text is empty"),
+        ("extra.tsv", "Prompt\tCategory\na\tb\tc\n", "line 2: more fields"),
+        ("dup.csv", "id,prompt\na,x\na,y\n", "line 3: prompt id 'a' repeats line 2"),
+        ("bad.jsonl", '{"prompt": "a"}\n{oops\n', "line 2: not valid JSON"),
+        ("p.txt", "a\n", "expected .tsv, .csv or .jsonl"),
+    ],
+)
+def test_bad_prompt_rows_name_file_and_line(tmp_path: Path, name, body, needle) -> None:
+    path = tmp_path / name
+    path.write_text(body)
+    with pytest.raises(PromptError) as info:
+        load_prompts(path)
+    assert str(path) in str(info.value)
+    assert needle in str(info.value)
