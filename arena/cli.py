@@ -269,9 +269,9 @@ def report(
     as_json: bool,
 ) -> None:
     """Rate the models from the votes; write report.html and CSV files."""
+    df, title, latency = _comparisons(study_path, comparisons, database)
     from analysis.report import analyze, write_report
 
-    df, title, latency = _comparisons(study_path, comparisons, database)
     if len(df) == 0:
         raise click.ClickException("There are no votes yet; nothing to report.")
     result = analyze(

@@ -1,0 +1,65 @@
+"""The CLI: documented, and errors reach users as one plain sentence."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from arena.cli import cli
+from arena.study import STUDY_KEYS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def walk(group: click.Group, prefix: str = "arena"):
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            yield from walk(command, path)
+        else:
+            yield path, command
+
+
+def test_every_command_and_option_is_documented() -> None:
+    doc = (ROOT / "docs" / "cli.md").read_text()
+    commands = list(walk(cli))
+    assert len(commands) >= 8
+    for path, command in commands:
+        assert f"`{path}" in doc, f"{path} is not in docs/cli.md"
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and opt != "--help":
+                    assert f"`{opt}" in doc, f"{path} {opt} is not in docs/cli.md"
+
+
+def test_every_study_key_is_documented() -> None:
+    doc = (ROOT / "docs" / "writing-a-study.md").read_text()
+    for key in STUDY_KEYS:
+        assert re.search(rf"`{key}`", doc), f"study key {key} is not in docs/writing-a-study.md"
+
+
+def test_errors_are_one_sentence_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "study.toml"
+    bad.write_text('name = "x"\nmodles = ["a", "b"]\n')
+    result = CliRunner().invoke(cli, ["generate", "--study", str(bad)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "unknown key 'modles'" in result.output
+    assert str(bad) in result.output
+
+
+def test_report_needs_exactly_one_source() -> None:
+    result = CliRunner().invoke(cli, ["report"])
+    assert result.exit_code == 2
+    assert "exactly one of --study or --comparisons" in result.output
+
+
+def test_plan_prints_the_count() -> None:
+    result = CliRunner().invoke(cli, ["plan", "--win-rate", "0.6", "--design-effect", "1.5"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^\d+ votes per pair", result.output)
+    bad = CliRunner().invoke(cli, ["plan", "--win-rate", "0.5"])
+    assert bad.exit_code == 1 and "win_rate must lie in (0, 1)" in bad.output
