@@ -1,0 +1,280 @@
+"""The diffusers backend: turn a model card into a ready pipeline and call it.
+
+Tiny offline models and real hub checkpoints take the same path: ``from_pretrained`` on the card's
+(resolved) repo, then the card's scheduler, then its LoRA, then the device. Nothing here knows
+about image sets; :mod:`models.generate` drives it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gc
+import inspect
+import logging
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import diffusers
+import torch
+import transformers
+
+from models.cards import CardError, ModelCard, display_path
+
+__all__ = [
+    "LoadedPipeline",
+    "library_versions",
+    "load_pipeline",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# diffusers 0.42 renamed from_pretrained's `torch_dtype` to `dtype` and warns on the old name.
+_DIFFUSERS_MINOR = tuple(int(p) for p in diffusers.__version__.split(".")[:2])
+_DTYPE_KWARG = "dtype" if _DIFFUSERS_MINOR >= (0, 42) else "torch_dtype"
+_ADAPTER = "card_lora"
+
+
+def resolve_device(device: str | None = None) -> str:
+    """Return *device*, or the best available one: ``cuda``, then ``mps``, else ``cpu``."""
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(card: ModelCard, device: str) -> torch.dtype:
+    """Return the torch dtype to load *card* in on *device*.
+
+    float16 kernels are missing or very slow on CPUs, so a float16 card runs in float32 there,
+    with a warning; the dtype actually used is recorded with every image.
+    """
+    dtype = _DTYPES[card.dtype]
+    if dtype is torch.float16 and torch.device(device).type == "cpu":
+        logger.warning("%s: float16 is not supported on the CPU; using float32", card.id)
+        return torch.float32
+    return dtype
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that determine an image, for the manifest's ``params``."""
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
+    try:
+        import peft
+
+        versions["peft"] = peft.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+@dataclass
+class LoadedPipeline:
+    """A pipeline built from a card, with what is needed to call it and to describe its images."""
+
+    card: ModelCard
+    pipe: Any
+    device: str
+    dtype: torch.dtype
+    call_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        """Everything that made this pipeline's images, except the seed (added per image)."""
+        card = self.card
+        lora = None
+        if card.lora is not None:
+            lora = {
+                "repo": card.lora.repo,
+                "weight_name": card.lora.weight_name,
+                "scale": card.lora.scale,
+                "fuse": card.lora.fuse,
+            }
+        return {
+            "card": card.id,
+            "card_sha256": card.sha256,
+            "backend": card.backend,
+            "repo": card.repo,
+            "revision": card.revision,
+            "variant": card.variant,
+            "pipeline": type(self.pipe).__name__,
+            "scheduler": type(self.pipe.scheduler).__name__,
+            "scheduler_overrides": dict(card.scheduler.options),
+            "lora": lora,
+            "call": dict(card.call),
+            "steps": card.steps,
+            "guidance_scale": card.guidance_scale,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": self.device,
+            "versions": library_versions(),
+        }
+
+    def __call__(self, prompts: Sequence[str], seeds: Sequence[int]) -> list[Any]:
+        """Draw one PIL image per (prompt, seed), batched in a single pipeline call.
+
+        Each image gets its own generator, so an image depends on its seed alone and not on
+        which other images share its batch.
+        """
+        generators = [torch.Generator(self.device).manual_seed(int(s)) for s in seeds]
+        out = self.pipe(
+            prompt=list(prompts),
+            generator=generators,
+            num_images_per_prompt=1,
+            output_type="pil",
+            **self.call_kwargs,
+        )
+        return list(out.images)
+
+    def close(self) -> None:
+        """Drop the pipeline and return its memory before the next model is loaded."""
+        self.pipe = None
+        gc.collect()
+        if torch.device(self.device).type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _card_error(card: ModelCard, message: str) -> CardError:
+    return CardError(f"{display_path(card.path)}: {message}")
+
+
+def _check_local(card: ModelCard, written: str, resolved: str, key: str) -> None:
+    # A local path that is missing would otherwise be tried as a hub id, with a confusing error.
+    if (written.startswith(".") or Path(written).is_absolute()) and not Path(resolved).exists():
+        raise _card_error(card, f"key '{key}' points to {resolved}, which does not exist")
+
+
+def _named_class(card: ModelCard, name: str, key: str, base: type, kind: str) -> type:
+    cls = getattr(diffusers, name, None)
+    if isinstance(cls, type) and issubclass(cls, base):
+        return cls
+    known = [n for n in dir(diffusers) if isinstance(getattr(diffusers, n, None), type)]
+    known = [n for n in known if issubclass(getattr(diffusers, n), base)]
+    match = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{match[0]}'?" if match else ""
+    raise _card_error(card, f"key '{key}' names no diffusers {kind} class '{name}'{hint}")
+
+
+def _pipeline_class(card: ModelCard) -> Any:
+    if card.pipeline is None:
+        return diffusers.AutoPipelineForText2Image
+    return _named_class(card, card.pipeline, "pipeline", diffusers.DiffusionPipeline, "pipeline")
+
+
+def _apply_scheduler(card: ModelCard, pipe: Any) -> None:
+    spec = card.scheduler
+    if spec.name is None and not spec.options:
+        return
+    cls = type(pipe.scheduler)
+    if spec.name is not None:
+        cls = _named_class(
+            card, spec.name, "[scheduler] class", diffusers.SchedulerMixin, "scheduler"
+        )
+    # from_config only warns about keys a scheduler does not take; a typo must not pass silently.
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    for key in spec.options:
+        if key not in accepted:
+            match = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hint = f"; did you mean '{match[0]}'?" if match else ""
+            raise _card_error(card, f"unknown key '{key}' in [scheduler] for {cls.__name__}{hint}")
+    pipe.scheduler = cls.from_config(pipe.scheduler.config, **dict(spec.options))
+
+
+def _apply_lora(card: ModelCard, pipe: Any) -> None:
+    if card.lora is None:
+        return
+    if not hasattr(pipe, "load_lora_weights"):
+        raise _card_error(card, f"key 'lora' is set but {type(pipe).__name__} cannot load LoRAs")
+    kwargs: dict[str, Any] = {"adapter_name": _ADAPTER}
+    if card.lora.weight_name:
+        kwargs["weight_name"] = card.lora.weight_name
+    pipe.load_lora_weights(card.resolved_lora_repo, **kwargs)
+    if card.lora.fuse:
+        pipe.fuse_lora(lora_scale=card.lora.scale, adapter_names=[_ADAPTER])
+        # Fusing bakes the LoRA into the base weights; dropping the adapter layers afterwards
+        # gives a plain pipeline that runs as fast as the base model.
+        pipe.unload_lora_weights()
+    else:
+        pipe.set_adapters([_ADAPTER], adapter_weights=[card.lora.scale])
+
+
+def _call_kwargs(card: ModelCard, pipe: Any) -> dict[str, Any]:
+    accepted = set(inspect.signature(pipe.__call__).parameters) - {"self", "kwargs"}
+    kwargs: dict[str, Any] = {}
+    for key, value in card.call.items():
+        if key not in accepted:
+            match = difflib.get_close_matches(key, sorted(accepted), n=1)
+            hint = f"; did you mean '{match[0]}'?" if match else ""
+            raise _card_error(
+                card,
+                f"unknown key '{key}' in [call]: {type(pipe).__name__} takes no such "
+                f"argument{hint}",
+            )
+        # TOML arrays arrive as lists; pipelines concatenate size arguments as tuples.
+        kwargs[key] = tuple(value) if isinstance(value, list) else value
+    return kwargs
+
+
+def load_pipeline(card: ModelCard, device: str | None = None) -> LoadedPipeline:
+    """Build the pipeline a ``diffusers`` card describes, ready to draw images.
+
+    Parameters
+    ----------
+    card : ModelCard
+        A card with ``backend = "diffusers"``.
+    device : str, optional
+        Torch device; by default the best available (see :func:`resolve_device`).
+
+    Returns
+    -------
+    LoadedPipeline
+        The pipeline on its device, with safety checker and progress bars off.
+
+    Raises
+    ------
+    CardError
+        If the card names an unknown pipeline or scheduler class, a scheduler option or call
+        argument the classes do not take, or sets a LoRA on a pipeline without LoRA support.
+    """
+    if card.backend != "diffusers":
+        raise _card_error(card, f"key 'backend' is '{card.backend}', not 'diffusers'")
+    device = resolve_device(device)
+    dtype = resolve_dtype(card, device)
+    repo = card.resolved_repo
+    kwargs: dict[str, Any] = {_DTYPE_KWARG: dtype}
+    if card.revision:
+        kwargs["revision"] = card.revision
+    if card.variant:
+        kwargs["variant"] = card.variant
+    _check_local(card, card.repo, repo, "repo")
+    if card.lora is not None:
+        _check_local(card, card.lora.repo, card.resolved_lora_repo, "[lora] repo")
+    # Raters must see what the model drew: a safety checker would swap some images for black
+    # squares, which is a judgement about the filter, not the model. Reading model_index.json
+    # first avoids downloading the checker's weights only to drop them.
+    try:
+        index = diffusers.DiffusionPipeline.load_config(repo, revision=card.revision)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _card_error(card, f"key 'repo' ({repo}) holds no loadable pipeline: {first}") from exc
+    if "safety_checker" in index:
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    pipe = _pipeline_class(card).from_pretrained(repo, **kwargs)
+    _apply_scheduler(card, pipe)
+    _apply_lora(card, pipe)
+    call_kwargs = _call_kwargs(card, pipe)
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return LoadedPipeline(card=card, pipe=pipe, device=device, dtype=dtype, call_kwargs=call_kwargs)
