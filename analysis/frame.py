@@ -1,0 +1,246 @@
+"""Validation and integer encoding of the comparisons DataFrame.
+
+The DataFrame is the only input of ``analysis`` (see DESIGN.md): one row per vote with ``model_a``,
+``model_b`` (``a`` = the left image's model), ``outcome``, ``rater``, ``prompt``, ``category``,
+``question``, ``kind``, ``decision_ms`` and ``seed``. Everything downstream works on the integer
+codes built here, so strings are factorised exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.types import IntArray
+
+#: Outcome labels in tensor order; index 0 means the left model (``model_a``) won.
+OUTCOMES: tuple[str, ...] = ("a", "b", "tie", "both_bad")
+A_WINS, B_WINS, TIE, BOTH_BAD = range(4)
+
+#: Columns every comparisons DataFrame must have.
+COLUMNS: tuple[str, ...] = (
+    "model_a",
+    "model_b",
+    "outcome",
+    "rater",
+    "prompt",
+    "category",
+    "question",
+    "kind",
+    "decision_ms",
+    "seed",
+)
+#: Columns that :func:`encode_comparisons` factorises into integer codes.
+KEY_COLUMNS: tuple[str, ...] = ("rater", "prompt", "category", "question")
+
+
+def validate_comparisons(comparisons: pd.DataFrame) -> None:
+    """Check that ``comparisons`` follows the comparisons-DataFrame contract.
+
+    Parameters
+    ----------
+    comparisons : pandas.DataFrame
+        One row per vote, columns as in :data:`COLUMNS`.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a model or rater is missing, or an outcome is not one of
+        :data:`OUTCOMES`; the message names the column and the expected values.
+    """
+    if not isinstance(comparisons, pd.DataFrame):
+        raise ValueError(
+            f"comparisons must be a pandas DataFrame with columns {', '.join(COLUMNS)}; "
+            f"got {type(comparisons).__name__}"
+        )
+    missing = [c for c in COLUMNS if c not in comparisons.columns]
+    if missing:
+        raise ValueError(
+            f"comparisons is missing column(s) {', '.join(map(repr, missing))}; "
+            f"expected columns {', '.join(COLUMNS)}"
+        )
+    outcome = comparisons["outcome"]
+    bad = ~outcome.isin(OUTCOMES)
+    if bad.any():
+        examples = sorted({str(v) for v in outcome[bad].unique()[:5]})
+        raise ValueError(
+            f"column 'outcome' has {int(bad.sum())} invalid value(s) such as "
+            f"{', '.join(map(repr, examples))}; expected one of {', '.join(map(repr, OUTCOMES))}"
+        )
+    for col in ("model_a", "model_b", "rater", "question"):
+        if comparisons[col].isna().any():
+            raise ValueError(
+                f"column {col!r} has missing values; expected a non-empty value on every row"
+            )
+
+
+@dataclass(frozen=True)
+class EncodedComparisons:
+    """Integer codes of a validated comparisons DataFrame (one entry per vote).
+
+    Attributes
+    ----------
+    models : tuple of str
+        Sorted model names; ``a`` and ``b`` index into it.
+    a, b : ndarray of int64
+        Left and right model index of each vote.
+    outcome : ndarray of int64
+        Index into :data:`OUTCOMES`.
+    keys : dict
+        For each of :data:`KEY_COLUMNS`, a pair ``(codes, labels)`` with sorted labels.
+    """
+
+    models: tuple[str, ...]
+    a: IntArray
+    b: IntArray
+    outcome: IntArray
+    keys: dict[str, tuple[IntArray, tuple[str, ...]]]
+
+    @property
+    def n_votes(self) -> int:
+        """Number of votes encoded."""
+        return int(self.a.shape[0])
+
+    def codes(self, column: str) -> IntArray:
+        """Integer codes of ``column`` (one of :data:`KEY_COLUMNS`)."""
+        return self.keys[column][0]
+
+    def labels(self, column: str) -> tuple[str, ...]:
+        """Sorted labels of ``column``; ``codes(column)`` indexes into them."""
+        return self.keys[column][1]
+
+
+def _factorize(values: pd.Series) -> tuple[IntArray, tuple[str, ...]]:
+    # Categorical columns already carry codes; reusing them skips a hash pass over a million rows.
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, labels = _categorical_codes(values)
+        if (codes < 0).any():  # missing values become the label "" (sorts first)
+            return codes + 1, ("", *labels)
+        return codes, labels
+    codes, uniques = pd.factorize(values.fillna("").astype(str), sort=True)
+    return codes.astype(np.int64, copy=False), tuple(str(u) for u in uniques)
+
+
+def _categorical_codes(values: pd.Series) -> tuple[IntArray, tuple[str, ...]]:
+    cats = np.asarray(values.cat.categories.astype(str))
+    order = np.argsort(cats, kind="stable")
+    remap = np.empty(len(cats) + 1, dtype=np.int64)
+    remap[order] = np.arange(len(cats))
+    remap[-1] = -1
+    codes = remap[values.cat.codes.to_numpy()]
+    used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
+    if not used.all():  # drop unused categories so that labels are exactly the observed ones
+        keep = np.cumsum(used) - 1
+        codes = np.where(codes >= 0, keep[np.maximum(codes, 0)], -1)
+        return codes, tuple(cats[order][used].tolist())
+    return codes, tuple(cats[order].tolist())
+
+
+def _distinct(values: pd.Series) -> list[str]:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        used = np.unique(values.cat.codes.to_numpy())
+        return [str(c) for c in values.cat.categories[used[used >= 0]]]
+    return [str(v) for v in pd.unique(values)]
+
+
+def _codes_in(values: pd.Series, index: Sequence[str], column: str) -> IntArray:
+    """Position of each value in ``index``; ``ValueError`` naming ``column`` if one is absent."""
+    lookup = pd.Index(list(index))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # Map the few categories, then gather: avoids hashing a million strings.
+        cat_pos = lookup.get_indexer(values.cat.categories.astype(str))
+        raw = values.cat.codes.to_numpy()
+        codes = np.where(raw >= 0, np.append(cat_pos, -1)[raw], -1)
+    else:
+        codes = lookup.get_indexer(values.astype(str))
+    if (codes < 0).any():
+        unknown = sorted({str(v) for v in values[codes < 0].unique()[:5]})
+        raise ValueError(f"column {column!r} has value(s) {unknown} not in {list(index)}")
+    return codes.astype(np.int64, copy=False)
+
+
+def encode_comparisons(
+    comparisons: pd.DataFrame, *, models: Sequence[str] | None = None
+) -> EncodedComparisons:
+    """Validate ``comparisons`` and factorise it into integer codes in one pass per column.
+
+    Parameters
+    ----------
+    comparisons : pandas.DataFrame
+        The comparisons DataFrame (see :data:`COLUMNS`).
+    models : sequence of str, optional
+        Model index to use; defaults to the sorted union of ``model_a`` and ``model_b``. A model
+        listed here that never appears gets zero counts (useful to keep one index across
+        questions).
+
+    Returns
+    -------
+    EncodedComparisons
+        Integer codes for models, outcomes and cluster keys.
+    """
+    validate_comparisons(comparisons)
+    col_a, col_b = comparisons["model_a"], comparisons["model_b"]
+    if models is None:
+        index = tuple(sorted(set(_distinct(col_a)) | set(_distinct(col_b))))
+    else:
+        index = tuple(sorted(str(m) for m in models))
+    codes_a, codes_b = _codes_in(col_a, index, "model_a"), _codes_in(col_b, index, "model_b")
+    outcome = _codes_in(comparisons["outcome"], OUTCOMES, "outcome")
+    keys = {col: _factorize(comparisons[col]) for col in KEY_COLUMNS}
+    return EncodedComparisons(
+        models=index,
+        a=codes_a,
+        b=codes_b,
+        outcome=outcome.astype(np.int64, copy=False),
+        keys=keys,
+    )
+
+
+def comparisons_frame(
+    rows: Sequence[tuple[str, str, str]],
+    *,
+    raters: str | Sequence[str] = "r0",
+    question: str | Sequence[str] = "quality",
+    prompts: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Build a comparisons DataFrame from ``(model_a, model_b, outcome)`` rows (examples, tests).
+
+    Parameters
+    ----------
+    rows : sequence of (str, str, str)
+        Left model, right model, outcome (one of :data:`OUTCOMES`).
+    raters : str or sequence of str
+        One rater for all rows or one per row.
+    question : str or sequence of str
+        One question for all rows or one per row.
+    prompts : sequence of str, optional
+        One prompt per row (default ``p0``, ``p1``, ``p2`` cycling).
+
+    Returns
+    -------
+    pandas.DataFrame
+        With every column of :data:`COLUMNS` (``kind`` = ``2afc``).
+    """
+    n = len(rows)
+
+    def per_row(value: str | Sequence[str]) -> list[str]:
+        return [value] * n if isinstance(value, str) else [str(v) for v in value]
+
+    return pd.DataFrame(
+        {
+            "model_a": [r[0] for r in rows],
+            "model_b": [r[1] for r in rows],
+            "outcome": [r[2] for r in rows],
+            "rater": per_row(raters),
+            "prompt": list(prompts) if prompts is not None else [f"p{k % 3}" for k in range(n)],
+            "category": ["general"] * n,
+            "question": per_row(question),
+            "kind": ["2afc"] * n,
+            "decision_ms": [1000.0] * n,
+            "seed": [0] * n,
+        },
+        columns=list(COLUMNS),
+    )

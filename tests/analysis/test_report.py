@@ -1,0 +1,105 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from plotly.offline import get_plotlyjs
+
+from analysis.report import ALL, LEADERBOARD_COLUMNS, analyze, write_report
+from analysis.simulate import simulate_comparisons
+
+EVIL = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def study():
+    df = simulate_comparisons(
+        [0.8, 0.0, -0.8],
+        models=["sdxl_50", "sdxl_turbo_1", EVIL],
+        n_raters=25,
+        votes_per_rater=24,
+        tie_nu=0.3,
+        both_bad=0.05,
+        rater_sd=0.4,
+        questions=("quality", "alignment"),
+        seed=1,
+    )
+    return df, analyze(
+        df,
+        n_boot=150,
+        seed=3,
+        elo_orders=20,
+        latency_ms={"sdxl_50": 6200.0, "sdxl_turbo_1": 110.0},
+        display_names={"sdxl_50": "SDXL (50 steps)"},
+    )
+
+
+def test_structure_and_leaderboard(study):
+    df, a = study
+    assert list(a.questions) == ["alignment", "quality", ALL]
+    lb = a.leaderboard("quality")
+    assert tuple(lb.columns) == LEADERBOARD_COLUMNS
+    assert lb["rank"].tolist() == [1, 2, 3]
+    assert lb["model"].tolist() == ["sdxl_50", "sdxl_turbo_1", EVIL]
+    assert lb["display_name"].iloc[0] == "SDXL (50 steps)"
+    assert np.all(lb.ci_low <= lb.rating) and np.all(lb.rating <= lb.ci_high)
+    assert lb["votes"].sum() == 2 * (df["question"] == "quality").sum()
+    assert a.settings["n_votes"] == len(df) and a.settings["n_boot"] == 150
+
+
+def test_all_is_mean_over_questions(study):
+    _, a = study
+    per_q = [a.questions[q].ratings for q in ("alignment", "quality")]
+    np.testing.assert_allclose(a.questions[ALL].ratings, np.mean(per_q, axis=0))
+    reps = np.mean([a.questions[q].replicates for q in ("alignment", "quality")], axis=0)
+    np.testing.assert_allclose(a.questions[ALL].replicates, reps)
+    assert a.questions[ALL].counts.n_votes == a.settings["n_votes"]
+
+
+def test_json_is_complete_and_serialisable(study):
+    _, a = study
+    out = json.loads(json.dumps(a.to_json()))
+    assert out["settings"]["seed"] == 3 and out["settings"]["cluster"] == "rater"
+    assert out["settings"]["tie_mode"] == "davidson"
+    q = out["questions"]["quality"]
+    assert {"leaderboard", "pairwise", "win_rate", "vote_counts", "n_votes", "tie_nu"} <= set(q)
+    assert q["win_rate"][0][0] is None  # nan -> null
+
+
+def test_text_leaderboard(study):
+    _, a = study
+    text = a.leaderboard_text("quality")
+    assert "SDXL (50 steps)" in text and "B=150" in text
+    with pytest.raises(ValueError, match="unknown question"):
+        a.leaderboard_text("speed")
+
+
+def test_report_offline_and_escaped(study, tmp_path):
+    _, a = study
+    files = write_report(a, tmp_path, title="Turbo <vs> teacher")
+    html = files.html.read_text(encoding="utf-8")
+    assert '<script src="http' not in html
+    assert html.count(get_plotlyjs()[:500]) == 1  # plotly.js embedded exactly once
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Turbo &lt;vs&gt; teacher" in html
+    assert "B = 150" in html and "seed 3" in html
+    assert html.count("Plotly.newPlot") == 3 * 4  # ratings, 2 heatmaps, latency per question
+    lb = pd.read_csv(files.csv["leaderboard_quality"])
+    assert lb["model"].tolist()[-1] == EVIL
+    assert set(files.csv) >= {"pairwise_all", "winrate_alignment", "votes_quality"}
+    assert EVIL in json.loads(files.json.read_text())["models"]
+
+
+def test_single_question_and_options():
+    df = simulate_comparisons([0.5, 0.0], n_raters=10, votes_per_rater=10, seed=2)
+    a = analyze(df, n_boot=50, elo_orders=0, tie_mode="half", cluster="vote", anchor="m1")
+    np.testing.assert_allclose(a.questions[ALL].ratings, a.questions["quality"].ratings)
+    assert a.leaderboard().set_index("model").loc["m1", "rating"] == pytest.approx(1000.0)
+    assert a.leaderboard()["elo_sdxl_turbo"].isna().all()
+    with pytest.raises(ValueError, match="tie_mode"):
+        analyze(df, tie_mode="draw")
+    with pytest.raises(ValueError, match="cluster"):
+        analyze(df, cluster="session")
+    with pytest.raises(ValueError, match="'outcome'"):
+        analyze(df.assign(outcome="left"))
