@@ -121,9 +121,8 @@ def models_validate(cards_dir: Path | None) -> None:
 
 # ----------------------------------------------------------------------------- generate
 def _generate(study: Study, device: str | None, batch_size: int, progress: bool = True) -> None:
-    from models.generate import generate_image_set
-
     from models.cards import load_cards
+    from models.generate import generate_image_set
 
     cards = load_cards(study.cards_dir)
     missing = [m for m in study.models if m not in cards]

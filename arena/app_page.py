@@ -1,0 +1,173 @@
+"""What the rater's page shows, as escaped HTML, and who the rater is, from the page's URL.
+
+Everything from data (prompts, instructions, ids) goes through :func:`text` before it reaches
+HTML: gr.HTML renders markup, so an unescaped prompt would be script injection.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote
+
+from arena.store import ImageRef, Progress, RaterIdentity
+
+if TYPE_CHECKING:
+    from arena.study import Study
+
+__all__ = [
+    "asset",
+    "done_html",
+    "header_html",
+    "identify",
+    "image_url",
+    "progress_text",
+    "text",
+    "trial_html",
+]
+
+_RATER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+# gr.HTML fills a template; braces and dollars from data must not reach it as syntax.
+_TEMPLATE_CHARS = str.maketrans({"$": "&#36;", "{": "&#123;", "}": "&#125;"})
+_STATIC = Path(__file__).resolve().parent / "static"
+_PROLIFIC_DONE = "https://app.prolific.com/submissions/complete?cc="
+
+
+def asset(name: str) -> str:
+    """Text of a file in ``arena/static`` (the page's JS and CSS)."""
+    return (_STATIC / name).read_text(encoding="utf-8")
+
+
+def text(value: object) -> str:
+    """Escape any value for HTML text or attribute context."""
+    return html.escape(str(value), quote=True).translate(_TEMPLATE_CHARS)
+
+
+def _paragraphs(value: str) -> str:
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", value) if b.strip()]
+    return "".join(f"<p>{text(b).replace(chr(10), '<br>')}</p>" for b in blocks)
+
+
+def header_html(study: Study) -> str:
+    """Title and instructions shown above every trial."""
+    return f"<h1>{text(study.title)}</h1>{_paragraphs(study.instructions)}"
+
+
+def image_url(ref: ImageRef) -> str:
+    """URL of an image, relative to the page, named by content hash.
+
+    The hash keeps model names (often part of file paths) out of the page, and makes the
+    URL immutable so browsers may cache it forever.
+    """
+    return f"images/{quote(ref.sha256)}"
+
+
+def _figure(ref: ImageRef, side: str, keys: str, ratio: str) -> str:
+    return (
+        f'<figure><img src="{text(image_url(ref))}" width="{int(ref.width)}" '
+        f'height="{int(ref.height)}" style="aspect-ratio: {ratio}" alt="{side} image" '
+        f'draggable="false"><figcaption>{side} &middot; {text(keys)}</figcaption></figure>'
+    )
+
+
+def trial_html(progress: Progress) -> str:
+    """The question, the prompt and both images, at the same display size."""
+    trial = progress.trial
+    if trial is None:
+        raise ValueError("trial_html needs a progress with a trial; use done_html")
+    # Both images get the left one's aspect ratio so that they always show at the same size.
+    ratio = f"{int(trial.left.width)} / {int(trial.left.height)}"
+    return (
+        f'<div class="arena-question">{text(trial.question_text)}</div>'
+        f'<div class="arena-prompt">&ldquo;{text(trial.prompt)}&rdquo;</div>'
+        '<div class="arena-pair">'
+        f"{_figure(trial.left, 'Left', '1 or ←', ratio)}"
+        f"{_figure(trial.right, 'Right', '2 or →', ratio)}"
+        "</div>"
+    )
+
+
+def done_html(study: Study, progress: Progress) -> str:
+    """The completion screen: thanks, and the completion code when the study has one."""
+    parts = [
+        '<div class="arena-done">',
+        f"<p><strong>Thank you!</strong> You answered {progress.answered} comparisons.</p>",
+    ]
+    code = study.completion_code
+    if code:
+        parts.append(f'<p>Your completion code: <span class="arena-code">{text(code)}</span></p>')
+        if progress.source == "prolific":
+            link = _PROLIFIC_DONE + quote(code)
+            parts.append(f'<p><a href="{text(link)}">Return to Prolific</a></p>')
+    else:
+        parts.append("<p>You can close this page now.</p>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def progress_text(progress: Progress) -> str:
+    """``answered / total``, e.g. ``12 / 40``."""
+    return f"{progress.answered} / {progress.total}"
+
+
+def _clean(value: str | None) -> str | None:
+    # Panel references are stored as given, cut to the column width.
+    value = (value or "").strip()[:200]
+    return value or None
+
+
+def _checked(value: str, what: str) -> str:
+    if not _RATER_RE.match(value):
+        raise ValueError(
+            f"The {what} in the link is not valid; expected up to 128 letters, digits, "
+            "'.', '_', ':', '@' or '-'."
+        )
+    return value
+
+
+def identify(params: Mapping[str, str]) -> RaterIdentity:
+    """The rater named by a page's query parameters, or a fresh pseudonymous one.
+
+    Prolific (``PROLIFIC_PID``, ``STUDY_ID``, ``SESSION_ID``) wins over MTurk (``workerId``,
+    ``assignmentId``), which wins over ``rater``.
+
+    Raises
+    ------
+    ValueError
+        When an id has characters or a length no panel uses (a mangled or hostile link).
+    """
+    get = {k: _clean(v) for k, v in params.items()}
+    if pid := get.get("PROLIFIC_PID"):
+        return RaterIdentity(
+            id=_checked(pid, "PROLIFIC_PID"),
+            source="prolific",
+            panel_study_id=get.get("STUDY_ID"),
+            panel_session_id=get.get("SESSION_ID"),
+        )
+    if worker := get.get("workerId"):
+        return RaterIdentity(
+            id=_checked(worker, "workerId"),
+            source="mturk",
+            panel_assignment_id=get.get("assignmentId"),
+        )
+    if rater := get.get("rater"):
+        return RaterIdentity(id=_checked(rater, "rater id"), source="url")
+    return RaterIdentity(id="r-" + secrets.token_hex(8), source="generated")
+
+
+def parse_rater_param(value: str) -> dict[str, str]:
+    """The ``start`` endpoint's argument as query parameters.
+
+    A plain id means ``rater=<id>``; a query string (``PROLIFIC_PID=...&STUDY_ID=...``, with
+    or without ``?``) is taken as the page's parameters would be; empty means none.
+    """
+    value = (value or "").strip()
+    if not value:
+        return {}
+    if "=" in value:
+        return dict(parse_qsl(value.lstrip("?"), keep_blank_values=False))
+    return {"rater": value}

@@ -1,0 +1,285 @@
+"""Ingest: load a study's image set into the database, after checking all of it.
+
+The image set (a folder and its ``manifest.jsonl``, written by :mod:`models.generate` or any
+other source) is the only contract between ``models/`` and ``arena/``. Every entry is checked
+before anything is written, so a broken set leaves the database as it was. Ingest is
+idempotent: running it again changes nothing, and images added to the set later are added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+from sqlalchemy import Connection, insert, select, update
+
+from arena.store import Store
+from arena.store.schema import ImageRow, ModelRow, PromptRow, StudyRow
+
+if TYPE_CHECKING:
+    from arena.prompts import Prompt
+    from arena.study import Study
+
+__all__ = ["IngestError", "IngestSummary", "ingest"]
+
+_FORMATS = ("PNG", "JPEG", "WEBP")
+_SHOWN_PROBLEMS = 10
+
+
+class IngestError(ValueError):
+    """The image set cannot be ingested; the message names the file, the entry and the fix."""
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What the database holds for the study after ingest, and what this run added."""
+
+    study: str
+    models: int
+    prompts: int
+    images: int
+    new_prompts: int
+    new_images: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.models} models, {self.prompts} prompts, {self.images} images "
+            f"({self.new_images} new images, {self.new_prompts} new prompts)"
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_file(folder: Path, entry: Any) -> str | None:
+    """The problem with one entry's file, or None when it is present, intact and as described."""
+    rel = Path(entry.path)
+    path = (folder / rel).resolve()
+    if rel.is_absolute() or not path.is_relative_to(folder):
+        return f"path '{entry.path}' must be relative to and inside {folder}"
+    if not path.is_file():
+        return f"file '{entry.path}' is missing"
+    actual = _sha256(path)
+    if actual != entry.sha256:
+        return f"sha256 of '{entry.path}' is {actual}, the manifest says {entry.sha256}"
+    try:
+        with Image.open(path) as im:
+            fmt, size = im.format, im.size
+            im.verify()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError... for bad files
+        return f"'{entry.path}' is not a readable image ({type(exc).__name__}: {exc})"
+    if fmt not in _FORMATS:
+        return f"'{entry.path}' is {fmt}; expected a PNG"
+    if size != (entry.width, entry.height):
+        return (
+            f"'{entry.path}' is {size[0]}x{size[1]} pixels, the manifest says "
+            f"{entry.width}x{entry.height}"
+        )
+    return None
+
+
+def _validate(study: Study, prompts: Sequence[Prompt], entries: Sequence[Any]) -> list[str]:
+    by_id = {p.id: p for p in prompts}
+    folder = study.image_dir.resolve()
+    problems: list[str] = []
+    seen: dict[tuple[str, str, int], int] = {}
+    paths: dict[str, int] = {}
+    models_at: dict[tuple[str, int], set[str]] = defaultdict(set)
+    # read_manifest drops lines replaced by later ones, so entries are named by path, not line.
+    for index, e in enumerate(entries, start=1):
+        where = f"{e.path} ({e.model}, {e.prompt_id}, seed {e.seed})"
+        if e.model not in study.models:
+            problems.append(
+                f"{where}: model '{e.model}' is not in study '{study.name}' "
+                f"(expected one of: {', '.join(study.models)})"
+            )
+            continue
+        prompt = by_id.get(e.prompt_id)
+        if prompt is None:
+            problems.append(f"{where}: prompt id '{e.prompt_id}' is not in the study's prompt set")
+            continue
+        if e.prompt.strip() != prompt.text.strip():
+            problems.append(
+                f"{where}: prompt text {e.prompt!r} differs from prompt "
+                f"'{prompt.id}' of the prompt set ({prompt.text!r})"
+            )
+        if e.seed not in study.seeds:
+            problems.append(
+                f"{where}: seed {e.seed} is not one of the study's seeds {list(study.seeds)}"
+            )
+        key = (e.model, e.prompt_id, e.seed)
+        if key in seen:
+            problems.append(f"{where}: repeats model/prompt/seed of entry {seen[key]}")
+        seen[key] = index
+        norm = Path(e.path).as_posix()
+        if norm in paths:
+            problems.append(f"{where}: repeats the path of entry {paths[norm]}")
+        paths[norm] = index
+        models_at[(e.prompt_id, e.seed)].add(e.model)
+        if (problem := _check_file(folder, e)) is not None:
+            problems.append(f"{where}: {problem}")
+    for (prompt_id, seed), have in sorted(models_at.items()):
+        missing = [m for m in study.models if m not in have]
+        if missing:
+            problems.append(
+                f"prompt '{prompt_id}' seed {seed}: no image from {', '.join(missing)}; every "
+                "study model needs one so that pairs are complete"
+            )
+    return problems
+
+
+def ingest(store: Store, study: Study, prompts: Sequence[Prompt]) -> IngestSummary:
+    """Check the study's image set and load study, models, prompts and images.
+
+    Parameters
+    ----------
+    store
+        The database.
+    study
+        The study; its ``image_dir`` holds ``manifest.jsonl``.
+    prompts
+        The study's prompt set (after its category filter and limit).
+
+    Raises
+    ------
+    IngestError
+        When the manifest is unreadable or empty, a file is missing, corrupt or differs from its
+        sha256, a model, prompt or seed is not part of the study, some model lacks the image of
+        a (prompt, seed) others have, or an image or prompt already stored has changed. Nothing
+        is written in any of these cases.
+    """
+    from models.manifest import MANIFEST_NAME, ManifestError, read_manifest
+
+    manifest = study.image_dir / MANIFEST_NAME
+    try:
+        entries = read_manifest(study.image_dir)
+    except (ManifestError, OSError) as exc:
+        raise IngestError(f"{manifest}: cannot read the image set ({exc}).") from None
+    if not entries:
+        raise IngestError(f"{manifest}: the image set is empty; run `arena generate` first.")
+    problems = _validate(study, prompts, entries)
+    if problems:
+        raise IngestError(_message(manifest, problems))
+    with store.begin(write=True) as conn:
+        problems, new_prompts, new_images = _write(conn, study, prompts, entries)
+        if problems:
+            # Raising inside the transaction rolls back everything written so far.
+            raise IngestError(_message(manifest, problems))
+        sid = conn.scalar(select(StudyRow.id).where(StudyRow.name == study.name))
+        n_prompts = len(conn.execute(select(PromptRow.id).where(PromptRow.study_id == sid)).all())
+        rows = conn.execute(select(ImageRow.model_id).where(ImageRow.study_id == sid)).all()
+    return IngestSummary(
+        study=study.name,
+        models=len({r[0] for r in rows}),
+        prompts=n_prompts,
+        images=len(rows),
+        new_prompts=new_prompts,
+        new_images=new_images,
+    )
+
+
+def _message(manifest: Path, problems: list[str]) -> str:
+    shown = "; ".join(problems[:_SHOWN_PROBLEMS])
+    more = len(problems) - _SHOWN_PROBLEMS
+    tail = f"; and {more} more" if more > 0 else ""
+    return f"{manifest}: {len(problems)} problem(s), nothing was ingested: {shown}{tail}."
+
+
+def _write(
+    conn: Connection, study: Study, prompts: Sequence[Prompt], entries: Sequence[Any]
+) -> tuple[list[str], int, int]:
+    """Upsert everything; returns conflicts with stored rows and the numbers of new rows."""
+    problems: list[str] = []
+    sid = conn.scalar(select(StudyRow.id).where(StudyRow.name == study.name))
+    if sid is None:
+        sid = conn.execute(
+            insert(StudyRow).values(name=study.name, title=study.title).returning(StudyRow.id)
+        ).scalar_one()
+    else:
+        conn.execute(update(StudyRow).where(StudyRow.id == sid).values(title=study.title))
+
+    model_ids = {name: pk for name, pk in conn.execute(select(ModelRow.name, ModelRow.id))}
+    for name in sorted({e.model for e in entries} - model_ids.keys()):
+        model_ids[name] = conn.execute(
+            insert(ModelRow).values(name=name).returning(ModelRow.id)
+        ).scalar_one()
+
+    stored = {
+        key: (pk, text)
+        for pk, key, text in conn.execute(
+            select(PromptRow.id, PromptRow.key, PromptRow.text).where(PromptRow.study_id == sid)
+        )
+    }
+    prompt_ids = {key: pk for key, (pk, _) in stored.items()}
+    new_prompts = 0
+    for p in prompts:
+        if p.id in stored:
+            if stored[p.id][1] != p.text:
+                problems.append(
+                    f"prompt '{p.id}' was stored with the text {stored[p.id][1]!r}; the prompt "
+                    f"set now says {p.text!r} (votes would be mixed): use a new prompt id"
+                )
+            continue
+        prompt_ids[p.id] = conn.execute(
+            insert(PromptRow)
+            .values(
+                study_id=sid,
+                key=p.id,
+                text=p.text,
+                category=p.category,
+                challenge=p.challenge,
+                note=p.note,
+            )
+            .returning(PromptRow.id)
+        ).scalar_one()
+        new_prompts += 1
+
+    names = {v: k for k, v in model_ids.items()}
+    keys = {v: k for k, v in prompt_ids.items()}
+    have = {
+        (names[m], keys.get(p), s): (sha, path)
+        for m, p, s, sha, path in conn.execute(
+            select(
+                ImageRow.model_id, ImageRow.prompt_id, ImageRow.seed, ImageRow.sha256, ImageRow.path
+            ).where(ImageRow.study_id == sid)
+        )
+    }
+    new_rows = []
+    for e in entries:
+        old = have.get((e.model, e.prompt_id, e.seed))
+        if old is not None:
+            if old != (e.sha256, Path(e.path).as_posix()):
+                problems.append(
+                    f"{e.path}: the image of {e.model}/{e.prompt_id}/seed {e.seed} was stored as "
+                    f"{old[1]} with sha256 {old[0]}; stored images never change (start a new study)"
+                )
+            continue
+        new_rows.append(
+            {
+                "study_id": sid,
+                "model_id": model_ids[e.model],
+                "prompt_id": prompt_ids[e.prompt_id],
+                "seed": e.seed,
+                "path": Path(e.path).as_posix(),
+                "sha256": e.sha256,
+                "width": e.width,
+                "height": e.height,
+                "params": dict(e.params),
+                # NaN (unknown, e.g. images from an API) is stored as NULL, which AVG skips.
+                "latency_ms": None if math.isnan(e.latency_ms) else float(e.latency_ms),
+            }
+        )
+    if new_rows and not problems:
+        conn.execute(insert(ImageRow), new_rows)
+    return problems, new_prompts, len(new_rows)

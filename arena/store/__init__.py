@@ -1,0 +1,29 @@
+"""Storage of the arena: schema, the :class:`Store` and the values it returns.
+
+``from arena.store import Store`` is all most callers need; the ORM tables live in
+:mod:`arena.store.schema` for ingest and tests.
+"""
+
+from arena.store.frames import COMPARISON_COLUMNS, OUTCOMES
+from arena.store.store import TRIAL_KIND, Store
+from arena.store.types import (
+    ImageRef,
+    Progress,
+    RaterIdentity,
+    TrialView,
+    VoteReceipt,
+    VoteRefused,
+)
+
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "OUTCOMES",
+    "TRIAL_KIND",
+    "ImageRef",
+    "Progress",
+    "RaterIdentity",
+    "Store",
+    "TrialView",
+    "VoteReceipt",
+    "VoteRefused",
+]

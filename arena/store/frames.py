@@ -1,0 +1,94 @@
+"""Read-only queries that feed :mod:`analysis`: the comparisons frame and model latencies."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import aliased
+
+from arena.store.schema import (
+    ImageRow,
+    ModelRow,
+    PromptRow,
+    RaterRow,
+    StudyRow,
+    TrialRow,
+    VoteRow,
+)
+
+__all__ = ["COMPARISON_COLUMNS", "OUTCOMES", "comparisons", "latencies"]
+
+#: The Comparisons DataFrame contract of DESIGN.md, in order.
+COMPARISON_COLUMNS = (
+    "model_a",
+    "model_b",
+    "outcome",
+    "rater",
+    "prompt",
+    "category",
+    "question",
+    "kind",
+    "decision_ms",
+    "seed",
+)
+#: Stored choice -> outcome; model a is always the left image's model.
+OUTCOMES = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
+
+
+def _empty() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in COMPARISON_COLUMNS})
+    return frame.astype({"decision_ms": "float64", "seed": "int64"})
+
+
+def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
+    """One row per vote of the study, oldest first; an empty frame when there are none.
+
+    Columns: ``model_a``, ``model_b`` (a = the left image's model), ``outcome`` (``a``, ``b``,
+    ``tie``, ``both_bad``), ``rater``, ``prompt`` (prompt id), ``category``, ``question``,
+    ``kind``, ``decision_ms``, ``seed``.
+    """
+    left, right = aliased(ImageRow), aliased(ImageRow)
+    model_a, model_b = aliased(ModelRow), aliased(ModelRow)
+    rows = conn.execute(
+        select(
+            model_a.name,
+            model_b.name,
+            VoteRow.choice,
+            RaterRow.external_id,
+            PromptRow.key,
+            PromptRow.category,
+            TrialRow.question,
+            TrialRow.kind,
+            VoteRow.decision_ms,
+            left.seed,
+        )
+        .select_from(VoteRow)
+        .join(TrialRow, TrialRow.id == VoteRow.trial_id)
+        .join(StudyRow, StudyRow.id == TrialRow.study_id)
+        .join(RaterRow, RaterRow.id == TrialRow.rater_id)
+        .join(PromptRow, PromptRow.id == TrialRow.prompt_id)
+        .join(left, left.id == TrialRow.left_image_id)
+        .join(right, right.id == TrialRow.right_image_id)
+        .join(model_a, model_a.id == left.model_id)
+        .join(model_b, model_b.id == right.model_id)
+        .where(StudyRow.name == study_name)
+        .order_by(VoteRow.id)
+    ).all()
+    if not rows:
+        return _empty()
+    frame = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    frame["outcome"] = frame["outcome"].map(OUTCOMES)
+    return frame.astype({"decision_ms": "float64", "seed": "int64"})
+
+
+def latencies(conn: Connection, study_name: str) -> dict[str, float]:
+    """Mean ``latency_ms`` per model over the study's images (as recorded by generation)."""
+    rows = conn.execute(
+        select(ModelRow.name, func.avg(ImageRow.latency_ms))
+        .join(ImageRow, ImageRow.model_id == ModelRow.id)
+        .join(StudyRow, StudyRow.id == ImageRow.study_id)
+        .where(StudyRow.name == study_name)
+        .group_by(ModelRow.name)
+        .order_by(ModelRow.name)
+    ).all()
+    return {name: float(mean) for name, mean in rows if mean is not None}

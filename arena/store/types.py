@@ -1,0 +1,77 @@
+"""Plain values the store hands to the app: no ORM objects leave the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["VoteRefused", "RaterIdentity", "ImageRef", "TrialView", "Progress", "VoteReceipt"]
+
+
+class VoteRefused(Exception):
+    """A vote (or a request for a trial) the server will not accept.
+
+    The message is one plain sentence meant for the rater's screen; nothing was written.
+    """
+
+
+@dataclass(frozen=True)
+class RaterIdentity:
+    """Who a rater is, as far as the study needs to know: a pseudonymous id and its origin.
+
+    ``source`` is ``url`` (``?rater=``), ``prolific``, ``mturk`` or ``generated``; the panel
+    fields hold Prolific's STUDY_ID/SESSION_ID or MTurk's assignmentId when present.
+    """
+
+    id: str
+    source: str = "url"
+    panel_study_id: str | None = None
+    panel_session_id: str | None = None
+    panel_assignment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image as the page needs it: where to fetch it and how large it is."""
+
+    path: str  # relative to the study's image folder
+    sha256: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class TrialView:
+    """One issued trial, ready to render (model names deliberately absent)."""
+
+    token: str
+    prompt: str
+    question: str
+    question_text: str
+    left: ImageRef
+    right: ImageRef
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A rater's position: answered trials, the planned total, and the trial to show now."""
+
+    rater: str
+    source: str
+    answered: int
+    total: int
+    trial: TrialView | None
+
+    @property
+    def done(self) -> bool:
+        """True when there is nothing left to show this rater."""
+        return self.trial is None
+
+
+@dataclass(frozen=True)
+class VoteReceipt:
+    """The outcome of an accepted vote; ``recorded`` is False for a replay (nothing written)."""
+
+    trial_id: int
+    choice: str
+    decision_ms: float
+    recorded: bool

@@ -1,0 +1,141 @@
+"""The store on a real SQLite file: pragmas, trial issue/resume, the vote rules, the frames."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from arena.ingest import ingest
+from arena.store import COMPARISON_COLUMNS, RaterIdentity, Store, VoteRefused
+
+
+@pytest.fixture
+def served(make_study, tmp_path):
+    study, prompts = make_study(tie=True)
+    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    ingest(store, study, prompts)
+    yield study, store
+    store.close()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(served) -> None:
+    _, store = served
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_tables_match_the_database_contract(served) -> None:
+    _, store = served
+    assert set(store.counts()) == {
+        "studies",
+        "models",
+        "prompts",
+        "images",
+        "raters",
+        "trials",
+        "votes",
+    }
+
+
+def test_refresh_resumes_the_unanswered_trial(served) -> None:
+    study, store = served
+    rater = store.join(study, RaterIdentity("r1"))
+    first = store.next_trial(study, rater)
+    again = store.next_trial(study, rater)
+    assert first.trial is not None and again.trial == first.trial
+    assert store.counts()["trials"] == 1
+    assert (first.answered, first.total) == (0, study.quota)
+
+
+def test_unknown_rater_gets_no_trial(served) -> None:
+    study, store = served
+    with pytest.raises(VoteRefused, match="not known"):
+        store.next_trial(study, "nobody")
+
+
+def _vote_setup(study, store):
+    a = store.join(study, RaterIdentity("ra"))
+    b = store.join(study, RaterIdentity("rb", source="prolific", panel_study_id="S"))
+    ta = store.next_trial(study, a).trial
+    tb = store.next_trial(study, b).trial
+    return a, b, ta, tb
+
+
+def test_replayed_vote_returns_the_same_result_and_writes_nothing(served) -> None:
+    study, store = served
+    a, _, ta, _ = _vote_setup(study, store)
+    first = store.record_vote(study, a, ta.token, "left", 812.5)
+    assert first.recorded and first.choice == "left"
+    before = store.counts()
+    again = store.record_vote(study, a, ta.token, "left", 812.5)
+    also = store.record_vote(study, a, ta.token, "right", 10.0)  # a late second click
+    assert not again.recorded and (again.trial_id, again.choice) == (first.trial_id, "left")
+    assert (also.choice, also.decision_ms) == ("left", 812.5)
+    assert store.counts() == before
+
+
+@pytest.mark.parametrize(
+    ("token", "choice", "ms", "needle"),
+    [
+        ("forged-token-xyz", "left", 500.0, "not known"),
+        ("OTHER", "left", 500.0, "another rater"),
+        ("MINE", "both_bad", 500.0, "not a response"),
+        ("MINE", "up", 500.0, "not a response"),
+        ("MINE", "left", -1.0, "decision time"),
+        ("MINE", "left", math.nan, "decision time"),
+        ("MINE", "left", math.inf, "decision time"),
+        ("", "left", 500.0, "not known"),
+    ],
+)
+def test_refused_votes_write_nothing(served, token, choice, ms, needle) -> None:
+    study, store = served
+    a, _, ta, tb = _vote_setup(study, store)
+    token = {"MINE": ta.token, "OTHER": tb.token}.get(token, token)
+    before = store.counts()
+    with pytest.raises(VoteRefused, match=needle) as info:
+        store.record_vote(study, a, token, choice, ms)
+    assert str(info.value).endswith(".") and "Traceback" not in str(info.value)
+    assert store.counts() == before
+
+
+def test_quota_ends_the_session_and_frames_follow_the_contract(served) -> None:
+    study, store = served
+    rater = store.join(study, RaterIdentity("r1"))
+    shown = []
+    while not (p := store.next_trial(study, rater)).done:
+        shown.append(p.trial)
+        store.record_vote(study, rater, p.trial.token, ("left", "right", "tie")[len(shown) % 3], 5)
+    assert len(shown) == study.quota == p.answered == p.total
+    assert store.answered(study.name, rater) == study.quota
+    df = store.comparisons(study.name)
+    assert tuple(df.columns) == COMPARISON_COLUMNS
+    assert len(df) == study.quota
+    assert set(df["outcome"]) <= {"a", "b", "tie"}
+    assert df["kind"].eq("2afc").all() and df["rater"].eq("r1").all()
+    assert df["decision_ms"].eq(5.0).all() and df["seed"].isin(study.seeds).all()
+    assert set(df["category"]) <= {"a", "b"} and df["question"].eq("quality").all()
+    assert all(
+        {a, b} == set(study.models) for a, b in zip(df["model_a"], df["model_b"], strict=True)
+    )
+    lat = store.latencies(study.name)
+    assert lat == pytest.approx({"alpha": 100.5, "beta": 200.5})
+
+
+def test_empty_comparisons_keep_the_columns(served) -> None:
+    study, store = served
+    df = store.comparisons(study.name)
+    assert tuple(df.columns) == COMPARISON_COLUMNS and len(df) == 0
+    assert store.comparisons("no-such-study").empty
+
+
+def test_image_lookup_by_path_or_hash_only_for_ingested_images(served) -> None:
+    study, store = served
+    p = store.join(study, RaterIdentity("r1"))
+    ref = store.next_trial(study, p).trial.left
+    assert store.image_file(study.name, ref.sha256) == ref.path
+    assert store.image_file(study.name, ref.path) == ref.path
+    assert store.image_file(study.name, "manifest.jsonl") is None
+    assert store.image_file("other", ref.path) is None
