@@ -1,0 +1,198 @@
+"""The whole loop through the `arena` command, as a researcher runs it.
+
+generate (tiny diffusers pipelines, offline) -> serve (a real server process) -> raters vote
+through gradio_client -> report (--json and HTML) -> export -> report from the exported file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+ARENA = [sys.executable, "-m", "arena.cli"]
+MODELS = ("tiny-sdxl-1step", "tiny-sdxl-4step")
+PREFERRED = "tiny-sdxl-4step"  # every scripted rater prefers it
+QUOTA = 6
+
+
+def arena(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*ARENA, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_study(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "data" / "prompts" / "demo.tsv", folder / "prompts.tsv")
+    path = folder / "study.toml"
+    path.write_text(
+        f"""
+name = "loop"
+title = "loop test"
+models = {list(MODELS)!r}
+seeds = [0]
+quota = {QUOTA}
+completion_code = "LOOP-OK"
+[prompts]
+file = "prompts.tsv"
+limit = 4
+[[questions]]
+id = "quality"
+text = "Which image is of higher quality?"
+[[questions]]
+id = "alignment"
+text = "Which image better matches the prompt?"
+"""
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    study = write_study(tmp_path_factory.mktemp("loop"))
+    first = arena("generate", "--study", str(study))
+    assert "8 images generated, 0 already present" in first.stdout
+    again = arena("generate", "--study", str(study))
+    assert "0 images generated, 8 already present" in again.stdout
+    return study
+
+
+@pytest.fixture(scope="module")
+def served(generated: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*ARENA, "serve", "--study", str(generated), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                if httpx.get(base, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "arena serve did not come up"
+            time.sleep(0.3)
+        yield base, generated
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def manifest_models(study: Path) -> dict[str, str]:
+    lines = (study.parent / "images" / "manifest.jsonl").read_text().splitlines()
+    return {e["sha256"]: e["model"] for e in map(json.loads, lines)}
+
+
+def shown_models(html: str, by_sha: dict[str, str]) -> tuple[str, str]:
+    shas = re.findall(r"images/([0-9a-f]{64})", html)
+    assert len(shas) == 2, html
+    return by_sha[shas[0]], by_sha[shas[1]]
+
+
+def test_raters_vote_and_the_report_ranks_what_they_preferred(served, tmp_path: Path) -> None:
+    base, study = served
+    by_sha = manifest_models(study)
+    raters = ["alice", "bob", "carol"]
+    for i, name in enumerate(raters):
+        page = Client(base, verbose=False, download_files=False)
+        rater, token, html, progress, done = page.predict(name, api_name="/start")
+        for n in range(QUOTA):
+            if n == QUOTA // 2:  # a refresh mid-session: a new page that knows only the URL
+                page = Client(base, verbose=False, download_files=False)
+                again = page.predict(name, api_name="/start")
+                assert again[1] == token and again[3] == f"{n} / {QUOTA}"
+            left, right = shown_models(html, by_sha)
+            assert {left, right} == set(MODELS)
+            choice = "left" if left == PREFERRED else "right"
+            rater, token, html, progress, done = page.predict(
+                rater, token, choice, 500.0 + 10 * i + n, api_name="/vote"
+            )
+        assert done and "LOOP-OK" in html and progress == f"{QUOTA} / {QUOTA}"
+
+    db = sqlite3.connect(study.parent / "arena.db")
+    assert db.execute("select count(*) from votes").fetchone()[0] == QUOTA * len(raters)
+    assert db.execute("select count(*) from trials").fetchone()[0] == QUOTA * len(raters)
+    db.close()
+
+    out = tmp_path / "report"
+    result = arena(
+        "report", "--study", str(study), "--out", str(out), "--bootstrap", "200", "--json"
+    )
+    report = json.loads(result.stdout)
+    assert report["settings"]["seed"] == 0
+    for question in ("quality", "alignment"):
+        q = report["questions"][question]
+        board = q["leaderboard"]
+        assert board[0]["model"] == PREFERRED
+        assert q["n_raters"] == len(raters)
+    assert sum(report["questions"][q]["n_votes"] for q in ("quality", "alignment")) == 18
+    html = (out / "report.html").read_text()
+    assert '<script src="http' not in html and PREFERRED in html
+    assert list(out.glob("*.csv"))
+
+    table = arena("report", "--study", str(study), "--out", str(out), "--bootstrap", "200")
+    assert PREFERRED in table.stdout and "report.html" in table.stdout
+
+    exported = tmp_path / "votes.csv"
+    arena("export", "--study", str(study), "--out", str(exported))
+    assert len(exported.read_text().splitlines()) == 1 + QUOTA * len(raters)
+    from_file = json.loads(
+        arena(
+            "report",
+            "--comparisons",
+            str(exported),
+            "--out",
+            str(tmp_path / "r2"),
+            "--bootstrap",
+            "200",
+            "--json",
+        ).stdout
+    )
+    for question in ("quality", "alignment"):
+        want = report["questions"][question]["leaderboard"]
+        got = from_file["questions"][question]["leaderboard"]
+        assert [r["model"] for r in got] == [r["model"] for r in want]
+        assert [r["rating"] for r in got] == pytest.approx([r["rating"] for r in want])
+
+
+def test_serve_refuses_a_corrupt_image_set_with_one_sentence(generated: Path, tmp_path: Path):
+    copy = tmp_path / "copy"
+    shutil.copytree(generated.parent, copy, ignore=shutil.ignore_patterns("arena.db*"))
+    victim = sorted((copy / "images").rglob("*.png"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])
+    result = arena("serve", "--study", str(copy / "study.toml"), "--port", "1", check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert victim.name in result.stderr
+    assert (
+        not (copy / "arena.db").exists()
+        or sqlite3.connect(copy / "arena.db").execute("select count(*) from images").fetchone()[0]
+        == 0
+    )
