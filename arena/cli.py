@@ -170,11 +170,15 @@ def _ingest(study: Study):
 
 
 def _serve(study: Study, host: str, port: int) -> None:
+    from arena.admin import admin_password
     from arena.serve import serve
 
     store = _ingest(study)
+    password = admin_password()
     click.echo(f"Arena for '{study.name}' at http://{host}:{port}/  (Ctrl+C stops it)")
-    serve(study, store, host=host, port=port)
+    if password:
+        click.echo(f"Progress page: http://{host}:{port}/admin (user 'admin')")
+    serve(study, store, host=host, port=port, admin_password=password)
 
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Interface.")

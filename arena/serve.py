@@ -14,6 +14,7 @@ import gradio as gr
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
+from arena.admin import ADMIN_PASSWORD_ENV, admin_router
 from arena.app import build_app, page_assets
 from arena.store import Store
 
@@ -51,11 +52,27 @@ def _no_monitoring(app: FastAPI) -> None:
         raise HTTPException(status_code=404, detail="Not Found")
 
 
-def create_server(study: Study, store: Store) -> FastAPI:
-    """The ASGI app for one study: images, then the Gradio page mounted at ``/``."""
+def _admin(app: FastAPI, study: Study, store: Store, password: str | None) -> None:
+    if password:
+        app.include_router(admin_router(study, store, password))
+        return
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_off() -> None:
+        raise HTTPException(
+            status_code=404, detail=f"The admin page is off; set {ADMIN_PASSWORD_ENV}."
+        )
+
+
+def create_server(study: Study, store: Store, *, admin_password: str | None = None) -> FastAPI:
+    """The ASGI app for one study: images, the admin page, then the Gradio page at ``/``.
+
+    ``admin_password`` turns on ``/admin`` behind HTTP Basic auth (user ``admin``).
+    """
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     _image_route(app, study, store)
     _no_monitoring(app)
+    _admin(app, study, store, admin_password)
     assets = page_assets()
     return gr.mount_gradio_app(
         app,
@@ -72,8 +89,16 @@ def create_server(study: Study, store: Store) -> FastAPI:
     )
 
 
-def serve(study: Study, store: Store, host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(
+    study: Study,
+    store: Store,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    admin_password: str | None = None,
+) -> None:
     """Run the arena with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_server(study, store), host=host, port=port, log_level="warning")
+    app = create_server(study, store, admin_password=admin_password)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 from PIL import Image
 
+from arena.ingest import ingest
 from arena.prompts import Prompt, load_prompts
+from arena.serve import create_server
+from arena.store import Store
 from arena.study import Study, load_study
 
 PROMPT_TEXTS = (
@@ -121,3 +130,53 @@ def make_study(tmp_path: Path) -> Callable[..., tuple[Study, list[Prompt]]]:
         return build_study(tmp_path, **options)
 
     return make
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(app, timeout: float = 30.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free port; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def launched(make_study, tmp_path: Path):
+    """Start a study's server: ``launched(**study_options, admin_password=None)`` gives
+    (base url, study, store)."""
+    stack = ExitStack()
+
+    def launch(admin_password: str | None = None, **options):
+        study, prompts = make_study(**options)
+        store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+        stack.callback(store.close)
+        ingest(store, study, prompts)
+        app = create_server(study, store, admin_password=admin_password)
+        return stack.enter_context(running(app)), study, store
+
+    with stack:
+        yield launch
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Callable[..., contextlib.AbstractContextManager[str]]:
+    """:func:`running` for tests that manage a server's lifetime themselves."""
+    return running

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -19,32 +15,15 @@ from arena.store import Store
 from arena.store.schema import RaterRow, TrialRow, VoteRow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory, study_builder):
+def arena(tmp_path_factory: pytest.TempPathFactory, study_builder, serve_app):
     """One launched server for the module: (base url, study, store)."""
     tmp: Path = tmp_path_factory.mktemp("app")
     study, prompts = study_builder(tmp, tie=True, quota=5)
     store = Store.open(f"sqlite:///{tmp / 'arena.db'}")
     ingest(store, study, prompts)
-    port = _free_port()
-    config = uvicorn.Config(create_server(study, store), host="127.0.0.1", port=port)
-    config.log_level = "warning"
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", study, store
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(create_server(study, store)) as base:
+        yield base, study, store
     store.close()
 
 
