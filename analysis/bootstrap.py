@@ -29,6 +29,13 @@ from analysis.bt import (
     to_elo,
 )
 from analysis.counts import ComparisonCounts
+from analysis.separation import (
+    bounded_values,
+    open_sides,
+    percentile_interval,
+    reachability,
+    win_graph,
+)
 from analysis.types import FloatArray, ThetaBatch
 
 #: Units a bootstrap can resample: any counted cluster unit, or ``vote``.
@@ -173,7 +180,8 @@ class BootstrapRatings:
     ratings : ndarray, shape (B, m)
         Elo-scale ratings per replicate (same anchor as the point estimate).
     ci_low, ci_high : ndarray, shape (m,)
-        Percentile interval bounds.
+        Percentile interval bounds; ``-inf`` / ``+inf`` when more than ``(1 - level) / 2`` of
+        the replicates leave that side unbounded (separation, :mod:`analysis.separation`).
     level : float
         Interval coverage (0.95).
     cluster : str
@@ -186,6 +194,8 @@ class BootstrapRatings:
         Seed when an integer was given.
     converged : float
         Share of replicates whose Newton fit converged.
+    reach : ndarray of bool, shape (B, m, m), optional
+        Reachability of each replicate's win graph (:func:`analysis.separation.reachability`).
     """
 
     models: tuple[str, ...]
@@ -199,6 +209,7 @@ class BootstrapRatings:
     n_clusters: int
     seed: int | None
     converged: float
+    reach: np.ndarray | None = None
 
     def interval(self, values: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Percentile interval of any statistic computed per replicate (first axis = B)."""
@@ -281,19 +292,29 @@ def bootstrap_ratings(
     fit = fit_bt_batch(
         w, l_, t, design, davidson=tie_mode == "davidson", ridge=ridge, init=start, tol=1e-8
     )
-    ratings = to_elo(fit.theta, anchor_index(counts.models, anchor))
-    a = (1 - level) / 2
+    a_idx = anchor_index(counts.models, anchor)
+    ratings = to_elo(fit.theta, a_idx)
+    # A replicate in which some model never lost (or never won) has no finite estimate; its
+    # ridge-held value would make the percentile interval look precise, so it counts as +-inf.
+    reach = reachability(win_graph(w, l_, t, design))
+    ref = (
+        np.ones(counts.n_models, dtype=bool)
+        if a_idx is None
+        else np.arange(counts.n_models) == a_idx
+    )
+    low, high = percentile_interval(*bounded_values(ratings, *open_sides(reach, ref)), level)
     n_clusters = counts.n_votes if cluster == VOTE else counts.cluster(cluster).n_clusters
     return BootstrapRatings(
         models=counts.models,
         theta=fit.theta,
         ratings=ratings,
-        ci_low=np.quantile(ratings, a, axis=0),
-        ci_high=np.quantile(ratings, 1 - a, axis=0),
+        ci_low=low,
+        ci_high=high,
         level=level,
         cluster=cluster,
         n_boot=n_boot,
         n_clusters=n_clusters,
         seed=seed if isinstance(seed, int) else None,
         converged=float(fit.converged.mean()),
+        reach=reach,
     )

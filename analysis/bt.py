@@ -169,6 +169,7 @@ def fit_bt_batch(
     max_iter: int = 200,
     tol: float = 1e-10,
     init: FloatArray | None = None,
+    linear: FloatArray | None = None,
 ) -> BatchFit:
     """Fit Bradley–Terry (or Davidson) models to ``B`` count sets at once by damped Newton.
 
@@ -189,6 +190,9 @@ def fit_bt_batch(
         Convergence when the largest parameter change of every replicate is below ``tol``.
     init : ndarray, shape (m,) or (B, m), optional
         Starting log-strengths (a bootstrap starts from the point estimate: fewer steps).
+    linear : ndarray, shape (B, m), optional
+        Adds ``linear[b] @ theta`` to each replicate's objective: the Lagrangian of a profile
+        likelihood (:mod:`analysis.profile`). Rows must sum to zero (contrasts), like ``theta``.
 
     Returns
     -------
@@ -225,6 +229,9 @@ def fit_bt_batch(
     ones_m = np.zeros(q)
     ones_m[:m] = 1.0
     J = np.outer(ones_m, ones_m)
+    lin = np.zeros((B, q))
+    if linear is not None:
+        lin[:, :m] = np.asarray(linear, dtype=np.float64)
 
     beta = np.zeros((B, q))
     frac = np.where(total > 0, T / np.maximum(total, 1), 0)
@@ -239,6 +246,7 @@ def fit_bt_batch(
         ll = (diff * d).sum(axis=1) + tie_term - (n * log_d).sum(axis=1)
         th = beta_[:, :m]
         f = ll - ridge / 2 * (th * th).sum(axis=1) - c / 2 * th.sum(axis=1) ** 2
+        f = f + (beta_ * lin).sum(axis=1)
         return f, ll, pw, pl, pt
 
     if init is not None:
@@ -252,7 +260,7 @@ def fit_bt_batch(
         g_d = diff - n * (pw - pl) / 2
         h_dd = -n * ((pw + pl) / 4 - (pw - pl) ** 2 / 4)
         th_sum = beta[:, :m].sum(axis=1)
-        grad = g_d @ X - ridge * beta * theta_mask - (c * th_sum)[:, None] * ones_m
+        grad = g_d @ X - ridge * beta * theta_mask - (c * th_sum)[:, None] * ones_m + lin
         info = -(h_dd @ XX).reshape(B, q, q)
         # Davidson's delta joins as one more coordinate; a replicate without it gets a dummy row.
         npt = n * pt
@@ -393,7 +401,9 @@ def bt_ratings(
         Agresti 2002, sec. 10.6); ratings then hold left/right presentation fixed.
     ridge : float, default 1e-6
         Penalty keeping fits finite for models that never win or lose and for disconnected
-        comparison graphs (ratings of separate components are then each centred).
+        comparison graphs. Such ratings have no maximum-likelihood estimate and the ridge-held
+        value means nothing: :mod:`analysis.separation` detects them and
+        :func:`analysis.report.analyze` reports them as unbounded.
 
     Returns
     -------

@@ -21,6 +21,7 @@ from scipy import stats
 
 from analysis.bootstrap import as_generator
 from analysis.bt import ELO_SCALE
+from analysis.separation import bounded_values, percentile_interval, point_value
 from analysis.types import FloatArray
 
 
@@ -53,6 +54,8 @@ def pairwise_differences(
     cov: FloatArray | None = None,
     replicates: FloatArray | None = None,
     level: float = 0.95,
+    reach: np.ndarray | None = None,
+    replicate_reach: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Rating differences and predicted win probabilities for every pair, with intervals.
 
@@ -69,6 +72,13 @@ def pairwise_differences(
         Bootstrap replicates of ``theta``: percentile intervals (preferred when given).
     level : float, default 0.95
         Coverage (per pair, not simultaneous).
+    reach : ndarray of bool, shape (m, m), optional
+        Reachability of the win graph (:func:`analysis.separation.reachability`). A difference
+        with no chain of wins one way has no finite estimate: ``diff`` is ``±inf`` (``nan`` if
+        unbounded both ways), the open interval side is infinite and the other ``nan`` (to be
+        filled, e.g. by :func:`analysis.profile.profile_bounds`).
+    replicate_reach : ndarray of bool, shape (B, m, m), optional
+        The same per bootstrap replicate; unbounded replicates count as ``±inf``.
 
     Returns
     -------
@@ -76,7 +86,7 @@ def pairwise_differences(
         One row per unordered pair ``i < j``: ``model_a``, ``model_b``, ``diff`` (Elo points,
         a minus b), ``se``, ``ci_low``, ``ci_high``, ``p_value`` (Wald, ``nan`` for bootstrap),
         ``p_win`` (Bradley–Terry probability that a beats b in a decisive vote) with
-        ``p_win_low``/``p_win_high``, and ``method``.
+        ``p_win_low``/``p_win_high``, ``separated`` (no finite estimate) and ``method``.
 
     Notes
     -----
@@ -90,7 +100,13 @@ def pairwise_differences(
     if replicates is not None:
         rd = np.asarray(replicates)[:, i] - np.asarray(replicates)[:, j]
         se = rd.std(axis=0, ddof=1)
-        low, high = np.quantile(rd, a, axis=0), np.quantile(rd, 1 - a, axis=0)
+        if replicate_reach is None:
+            low, high = np.quantile(rd, a, axis=0), np.quantile(rd, 1 - a, axis=0)
+        else:
+            rr = np.asarray(replicate_reach)
+            up, down = ~rr[:, j, i], ~rr[:, i, j]
+            low, high = percentile_interval(*bounded_values(rd, up, down), level)
+            se = np.where((up | down).any(axis=0), np.nan, se)
         p = np.full(len(d), np.nan)
         method = "percentile bootstrap"
     elif cov is not None:
@@ -103,6 +119,14 @@ def pairwise_differences(
         method = "wald"
     else:
         raise ValueError("pass either cov (from analysis.robust) or replicates (from a bootstrap)")
+    open_up = np.zeros(len(d), dtype=bool) if reach is None else ~np.asarray(reach)[j, i]
+    open_down = np.zeros(len(d), dtype=bool) if reach is None else ~np.asarray(reach)[i, j]
+    sep = open_up | open_down
+    # No finite estimate: the open side is infinite; the other is not a bootstrap quantity.
+    d = point_value(d, open_up, open_down)
+    low = np.where(open_down, -np.inf, np.where(sep, np.nan, low))
+    high = np.where(open_up, np.inf, np.where(sep, np.nan, high))
+    se, p = np.where(sep, np.nan, se), np.where(sep, np.nan, p)
     names = np.asarray(models, dtype=object)
     return pd.DataFrame(
         {
@@ -116,6 +140,7 @@ def pairwise_differences(
             "p_win": stats.logistic.cdf(d),
             "p_win_low": stats.logistic.cdf(low),
             "p_win_high": stats.logistic.cdf(high),
+            "separated": sep,
             "method": method,
         }
     )
@@ -130,6 +155,8 @@ def rank_intervals(
     level: float = 0.95,
     seed: int | np.random.Generator | None = 0,
     n_draws: int = 10_000,
+    unbounded: np.ndarray | None = None,
+    known_better: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Simultaneous rank intervals from jointly valid pairwise-difference intervals.
 
@@ -150,6 +177,12 @@ def rank_intervals(
         Randomness of the normal draws.
     n_draws : int
         Normal draws when ``cov`` is used.
+    unbounded : ndarray of bool, shape (m, m), optional
+        Pairs whose difference is unbounded in the estimate or in some replicate (separation):
+        left out of the max-|t| calibration and ordered only by ``known_better``.
+    known_better : ndarray of bool, shape (m, m), optional
+        ``[i, j]`` True where another test shows ``i`` better than ``j`` (used for ``unbounded``
+        pairs only).
 
     Returns
     -------
@@ -170,11 +203,15 @@ def rank_intervals(
     d_star = _diffs(draws)
     se = d_star.std(axis=0, ddof=1)
     off = ~np.eye(m, dtype=bool)
-    safe = np.where(off & (se > 0), se, np.inf)
-    tmax = np.max(np.abs(d_star - d_hat) / safe, axis=(1, 2))
+    free = np.zeros((m, m), dtype=bool) if unbounded is None else np.asarray(unbounded, bool)
+    safe = np.where(off & (se > 0) & ~free, se, np.inf)
+    with np.errstate(invalid="ignore"):
+        tmax = np.max(np.nan_to_num(np.abs(d_star - d_hat) / safe), axis=(1, 2))
     crit = float(np.quantile(tmax, level)) if m > 1 else 0.0
     lower = d_hat - crit * np.where(off, se, 0.0)  # lower bound of theta_i - theta_j
-    surely_better = (lower > 0) & off  # [i, j]: i surely better than j
+    surely_better = (lower > 0) & off & ~free  # [i, j]: i surely better than j
+    if known_better is not None:
+        surely_better |= free & np.asarray(known_better, dtype=bool) & off
     order = np.argsort(-th, kind="stable")
     rank = np.empty(m, dtype=np.int64)
     rank[order] = np.arange(1, m + 1)

@@ -1,36 +1,55 @@
 """Assembly of the offline HTML report: plotly.js inlined once, every data string escaped.
 
-Figures are emitted as ``Plotly.newPlot`` calls on JSON from ``Figure.to_json()``, which escapes
-``<``, ``>`` and ``/`` as ``\\u`` sequences, so a model name such as ``</script>`` cannot end a
-script element. Text outside figures goes through :func:`html.escape` (tables via
-``DataFrame.to_html(escape=True)``).
+Layout: a one-line study description, warnings for unbounded ratings, a summary with the headline
+of every question ("all" first), then one section per question (leaderboard, head-to-head table,
+differences and predicted win probabilities, tie model, position, clustering, categories,
+rating against speed) and the methods. Figures are emitted as ``Plotly.newPlot`` calls on JSON
+from ``Figure.to_json()``, which escapes ``<``, ``>`` and ``/`` as ``\\u`` sequences, so a model
+name such as ``</script>`` cannot end a script element; all other text goes through
+:func:`html.escape` (:mod:`analysis.html_tables`).
 """
 
 from __future__ import annotations
 
 import html
-import re
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from analysis.plots import breakdown_figure, heatmap_figure, latency_figure, ratings_figure
+from analysis import html_tables as ht
+from analysis.plots import breakdown_figure, difference_figure, latency_figure, ratings_figure
 
 if TYPE_CHECKING:
-    from analysis.report import QuestionAnalysis, StudyAnalysis
+    from analysis.result import QuestionAnalysis, StudyAnalysis
+
+#: A category enters the per-category breakdown only with at least this many votes.
+MIN_CATEGORY_VOTES = 30
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222}
-table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0 1.5rem}
-th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}
-th:nth-child(2),td:nth-child(2),th:nth-child(3),td:nth-child(3){text-align:left}
-h2{border-top:2px solid #444;padding-top:1rem}
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222;
+line-height:1.45}
+table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0 1.2rem;font-variant-numeric:tabular-nums}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .7rem;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}
+table.leaderboard td:nth-child(2),table.leaderboard th:nth-child(2),table.leaderboard td:last-child,
+table.pairs td:first-child,table.pairs th:first-child,table.diffs td:first-child,
+table.diffs th:first-child{text-align:left}
+h2{border-top:2px solid #444;padding-top:1rem;margin-top:2.2rem}
+h3{margin-bottom:.3rem}
+.lede{color:#444}
+nav a{margin-right:1rem}
+.headline{border:1px solid #ddd;border-radius:6px;padding:.2rem 1rem;margin:.8rem 0}
+.cols{display:flex;gap:2rem;flex-wrap:wrap}.cols>div{flex:1 1 320px}
+.headline h4{margin:.4rem 0 .2rem;color:#555;font-weight:600}
+.warn{background:#fff4e5;border-left:4px solid #e08a00;padding:.6rem 1rem;margin:1rem 0}
 .methods{background:#f6f6f6;padding:.5rem 1rem;border-radius:4px}
 """
 
 
-def _figure_html(fig: go.Figure, div_id: str) -> str:
+def _figure_html(fig: go.Figure | None, div_id: str) -> str:
+    if fig is None:  # a degenerate figure is skipped, not drawn
+        return ""
     # to_json escapes "<", ">" and "/" (\u003c ...), so data cannot close the script element.
     payload = fig.to_json()
     return (
@@ -38,15 +57,6 @@ def _figure_html(fig: go.Figure, div_id: str) -> str:
         f'Plotly.newPlot("{div_id}",f.data,f.layout,{{responsive:true,displaylogo:false}});}})();'
         "</script>"
     )
-
-
-def _table_html(q: QuestionAnalysis) -> str:
-    lb = q.leaderboard.drop(columns=["model"]).rename(columns={"display_name": "model"})
-    fmt = {
-        c: "{:.1f}".format for c in ("rating", "ci_low", "ci_high", "elo_online", "elo_sdxl_turbo")
-    }
-    fmt["win_rate"] = lambda v: f"{100 * v:.1f}%"
-    return lb.to_html(index=False, escape=True, formatters=fmt, na_rep="–", border=0)
 
 
 def methods_html(analysis: StudyAnalysis) -> str:
@@ -64,10 +74,14 @@ def methods_html(analysis: StudyAnalysis) -> str:
         "half": "a tie counts as half a win for each model (FastChat convention)",
         "exclude": "ties are excluded from the fit",
     }[s["tie_mode"]]
+    ref = s.get("reference") or []
     anchor = (
         f"{html.escape(str(s['anchor']))} is fixed at 1000"
         if s["anchor"]
         else "ratings are centred so that their mean is 1000"
+        if len(ref) == len(analysis.models)
+        else "ratings are centred so that the mean of the models whose ratings are bounded in "
+        f"every question ({html.escape(', '.join(map(str, ref)))}) is 1000"
     )
     items = [
         f"{s['n_votes']} votes from {s['n_raters']} raters on {s['n_prompts']} prompts; "
@@ -75,11 +89,22 @@ def methods_html(analysis: StudyAnalysis) -> str:
         "Ratings: Bradley–Terry (1952) maximum likelihood by Newton's method, reported on the Elo "
         f"scale 1000 + 400/ln(10)·θ; {anchor}; {ties}; “both bad” votes are counted and "
         f"shown but not used in the fit; ridge {s['ridge']:g} on θ keeps every fit finite.",
+        "Separation: a rating exists only if a chain of wins links the model both ways to the "
+        "others (Ford 1957; ties count both ways unless excluded). Where it does not (a model "
+        "never lost or never won), the rating is reported as unbounded on that side, in the "
+        "estimate and in every bootstrap replicate; its finite side is the profile-likelihood "
+        "bound (Venzon & Moolgavkar 1988; model-based, so optimistic with few raters), and "
+        "design effects are not reported.",
         f"Intervals: {lvl}% {s['interval']} intervals with B = {s['n_boot']} replicates, "
-        f"seed {s['seed']}; {cluster}; every replicate is refitted.",
+        f"seed {s['seed']}; {cluster}; every replicate is refitted. Cluster unit: "
+        f"{html.escape(str(s['cluster']))}; tie mode: {html.escape(str(s['tie_mode']))}.",
         f"“all”: {html.escape(s['combine'])}; its interval uses the same replicates.",
         "Rank intervals: simultaneous over all pairs (max-|t| calibration on the bootstrap "
-        "replicates; Klein, Wright & Wieczorek 2020).",
+        "replicates; Klein, Wright & Wieczorek 2020); pairs without a bounded difference are "
+        "ordered only where the Holm-corrected exact test is significant.",
+        "Differences: Δ = rating of the first model minus the second, percentile bootstrap "
+        "interval; P(first wins) = 1 / (1 + 10^(−Δ/400)), the Bradley–Terry probability of "
+        "winning a decisive vote, with the interval transformed from Δ's.",
         f"Standard errors (se_robust) and design effects: sandwich covariance clustered by "
         f"{html.escape(str(s['robust_cluster']))} (Liang & Zeger 1986; two-way as in Cameron, "
         "Gelbach & Miller 2011); design effect = robust / model-based variance.",
@@ -92,10 +117,74 @@ def methods_html(analysis: StudyAnalysis) -> str:
         f"SDXL Turbo variant: {html.escape(s['elo_sdxl_turbo'])}.",
     ]
     return (
-        '<div class="methods"><h2>Methods</h2><ul>'
+        '<section id="methods" class="methods"><h2>Methods</h2><ul>'
         + "".join(f"<li>{i}</li>" for i in items)
-        + "</ul></div>"
+        + "</ul></section>"
     )
+
+
+def _breakdown_html(analysis: StudyAnalysis, q: QuestionAnalysis, k: int) -> str:
+    bd, col = analysis.breakdown, analysis.settings.get("breakdown_by")
+    if bd is None or not col or bd.empty or q.question not in set(bd["question"]):
+        return ""
+    sub = bd[bd["question"] == q.question]
+    votes = sub.groupby(col)["votes"].sum() / 2  # each vote counts for two models
+    keep = votes[votes >= MIN_CATEGORY_VOTES].index
+    if len(keep) < 2:
+        return ""
+    fig = breakdown_figure(sub[sub[col].isin(keep)], col, title=f"Ratings by {col} — {q.question}")
+    if fig is None:
+        return ""
+    return f"<h3>By {html.escape(str(col))}</h3>" + _figure_html(fig, f"breakdown{k}")
+
+
+def _question_html(analysis: StudyAnalysis, q: QuestionAnalysis, k: int) -> str:
+    names, level = analysis.display_names, analysis.settings["level"]
+    order = list(q.leaderboard["model"])
+    label = "all questions" if q.question == "all" else q.question
+    parts = [
+        f'<section id="q{k}"><h2>Question: {html.escape(label)}</h2>',
+        f"<p>{q.counts.n_votes} votes from {q.counts.n_raters} raters.</p>",
+        ht.separation_note(q, names),
+        ht.leaderboard_html(q, level),
+        _figure_html(
+            ratings_figure(q.leaderboard, title=f"Ratings — {label}", level=level), f"ratings{k}"
+        ),
+        "<h3>Head to head (vote counts)</h3>",
+        ht.head_to_head_html(q, names, level),
+    ]
+    if q.differences is not None and len(q.differences):
+        parts += [
+            "<h3>Rating differences and predicted win probability</h3>",
+            ht.differences_html(q, names, order, level),
+            _figure_html(
+                difference_figure(
+                    q.differences,
+                    order,
+                    title=f"Rating difference, row − column, {round(level * 100)}% interval",
+                    display_names=names,
+                ),
+                f"diff{k}",
+            ),
+        ]
+    parts += [
+        "<h3>Ties, position and clustering</h3>",
+        ht.tie_html(analysis, q),
+        ht.position_html(q),
+        ht.clustering_html(q),
+        _breakdown_html(analysis, q, k),
+    ]
+    if analysis.latency_ms:
+        fig = latency_figure(
+            q.leaderboard,
+            analysis.latency_ms,
+            title=f"Rating vs seconds per image — {label}",
+            question=label,
+        )
+        if fig is not None:
+            parts += ["<h3>Quality against speed</h3>", _figure_html(fig, f"latency{k}")]
+    parts.append("</section>")
+    return "\n".join(p for p in parts if p)
 
 
 def render_report(analysis: StudyAnalysis, *, title: str) -> str:
@@ -108,6 +197,21 @@ def render_report(analysis: StudyAnalysis, *, title: str) -> str:
     title : str
         Document title (escaped).
     """
+    s = analysis.settings
+    questions = [analysis.questions["all"]]
+    questions += [q for name, q in analysis.questions.items() if name != "all"]
+    lede = (
+        f"{s['n_votes']} votes from {s['n_raters']} raters on {s['n_prompts']} prompts; "
+        f"{len(s['questions'])} question(s): {', '.join(map(str, s['questions']))}; "
+        f"ties: {s['tie_mode']}; bootstrap unit: {s['cluster']} (B = {s['n_boot']}, "
+        f"seed {s['seed']})."
+    )
+    links = [("summary", "Summary")]
+    links += [
+        (f"q{k}", "all" if q.question == "all" else q.question) for k, q in enumerate(questions)
+    ]
+    links.append(("methods", "Methods"))
+    nav = "".join(f'<a href="#{i}">{html.escape(t)}</a>' for i, t in links)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -115,70 +219,10 @@ def render_report(analysis: StudyAnalysis, *, title: str) -> str:
         f'<script type="text/javascript">{get_plotlyjs()}</script>',
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
+        f'<p class="lede">{html.escape(lede)}</p><nav>{nav}</nav>',
+        ht.summary_html(analysis),
+        *(_question_html(analysis, q, k) for k, q in enumerate(questions)),
+        methods_html(analysis),
+        "</body></html>",
     ]
-    names = analysis.display_names
-    for k, (qname, q) in enumerate(analysis.questions.items()):
-        label = html.escape(qname)
-        shown = html.escape(qname)
-        parts.append(f'<section id="q{k}"><h2>Question: {shown}</h2>')
-        parts.append(
-            f"<p>{q.counts.n_votes} votes, {q.counts.n_raters} raters.</p>" + _table_html(q)
-        )
-        parts.append(
-            _figure_html(
-                ratings_figure(
-                    q.leaderboard, title=f"Ratings — {qname}", level=analysis.settings["level"]
-                ),
-                f"ratings{k}",
-            )
-        )
-        parts.append(
-            _figure_html(
-                heatmap_figure(
-                    q.win_rate,
-                    title=f"Win rate (row beats column) — {qname}",
-                    display_names=names,
-                    percent=True,
-                ),
-                f"winrate{k}",
-            )
-        )
-        parts.append(
-            _figure_html(
-                heatmap_figure(
-                    q.vote_counts, title=f"Votes per pair — {qname}", display_names=names
-                ),
-                f"votes{k}",
-            )
-        )
-        if q.position is not None:
-            pe = q.position
-            parts.append(
-                f"<p>Position: the left image won {pe.left_votes} and the right {pe.right_votes} "
-                f"decisive votes (left rate {100 * pe.left_rate:.1f}%, exact binomial "
-                f"p = {pe.p_value:.3g}); model-based left advantage {pe.elo_points:+.1f} Elo "
-                f"points (γ = {pe.gamma:.3f} ± {pe.gamma_se:.3f}, {html.escape(pe.cluster)}-robust, "
-                f"p = {pe.gamma_p:.3g}).</p>"
-            )
-        if q.robust is not None:
-            parts.append(
-                f"<p>Clustering: mean design effect {float(q.robust.design_effect().mean()):.2f}, "
-                f"worth {q.robust.effective_votes():.0f} independent votes.</p>"
-            )
-        bd = analysis.breakdown
-        col = analysis.settings.get("breakdown_by")
-        if bd is not None and col and not bd.empty and qname in set(bd["question"]):
-            sub = bd[bd["question"] == qname]
-            if sub[col].nunique() > 1:
-                fig = breakdown_figure(sub, col, title=f"Ratings by {col} — {qname}")
-                parts.append(_figure_html(fig, f"breakdown{k}"))
-        if analysis.latency_ms:
-            fig = latency_figure(
-                q.leaderboard, analysis.latency_ms, title=f"Rating vs time — {qname}"
-            )
-            if fig is not None:
-                parts.append(_figure_html(fig, f"latency{k}"))
-        parts.append(f"<!-- end {re.sub(r'[^A-Za-z0-9_]', '_', label)} --></section>")
-    parts.append(methods_html(analysis))
-    parts.append("</body></html>")
     return "\n".join(parts)

@@ -60,16 +60,28 @@ def test_reduced_product_equals_tensor_product(counts):
     )
 
 
-def test_dominance_intervals_are_ordered():
+def test_dominance_replicates_are_unbounded_not_ridge_values():
     rows = [("A", "B", "a"), ("B", "C", "a"), ("A", "C", "a")] * 10
-    # Each rater sees all three pairs, so every replicate is again a perfect dominance order.
-    # The MLE is then infinite; the ridge keeps it finite and the ordering is what is asserted.
+    # Each rater sees all three pairs, so every replicate is again a perfect dominance order:
+    # no replicate has a finite estimate, and the interval must say so instead of echoing the
+    # ridge (which held A near 3350 with a narrow interval).
     raters = [f"r{(k // 3) % 6}" for k in range(len(rows))]
     c = count_comparisons(comparisons_frame(rows, raters=raters))
     bs = bootstrap_ratings(c, n_boot=100, seed=0)
-    point = bt_ratings(c).ratings
-    assert np.all(bs.ci_low <= point + 1e-6) and np.all(point <= bs.ci_high + 1e-6)
-    assert bs.ci_low[0] > bs.ci_high[1] and bs.ci_low[1] > bs.ci_high[2]
+    assert bs.ci_low[0] == np.inf and bs.ci_high[2] == -np.inf  # A: +inf, C: -inf every time
+    assert (bs.ci_low[1], bs.ci_high[1]) == (-np.inf, np.inf)  # B between: no bound at all
+
+
+def test_replicates_that_drop_the_only_loss_open_the_interval():
+    # A beat B 20 times; B won once, by rater r0 (one of 5). Replicates without r0 are separated,
+    # about (4/5)^5 = 33% of them: far more than 2.5%, so A's upper end is unbounded.
+    rows = [("A", "B", "a")] * 20 + [("A", "B", "b")]
+    raters = [f"r{k % 5}" for k in range(20)] + ["r0"]
+    c = count_comparisons(comparisons_frame(rows, raters=raters))
+    bs = bootstrap_ratings(c, n_boot=400, seed=0)
+    assert np.isfinite(bs.ci_low[0]) and bs.ci_high[0] == np.inf
+    assert bs.ci_low[1] == -np.inf and np.isfinite(bs.ci_high[1])
+    assert 0.2 < (~bs.reach[:, 1, 0]).mean() < 0.45
 
 
 def test_rater_bootstrap_is_wider_than_vote_bootstrap_with_rater_taste():

@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -84,7 +85,13 @@ def test_report_offline_and_escaped(study, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Turbo &lt;vs&gt; teacher" in html
     assert "B = 150" in html and "seed 3" in html
-    assert html.count("Plotly.newPlot") == 3 * 4  # ratings, 2 heatmaps, latency per question
+    # Per question: ratings, difference heatmap (3 models), rating vs speed; one category only,
+    # so no per-category figure.
+    assert html.count("Plotly.newPlot") == 3 * 3
+    assert 'id="breakdown' not in html
+    assert html.index("Question: all questions") < html.index("Question: alignment")
+    assert "Holm p" in html and "Wilson 95%" in html and "P(first wins)" in html
+    assert "63.828038" not in html and not re.search(r"\d\.\d{5,}</td>", html)  # no raw floats
     lb = pd.read_csv(files.csv["leaderboard_quality"])
     assert lb["model"].tolist()[-1] == EVIL
     assert set(files.csv) >= {"pairwise_all", "winrate_alignment", "votes_quality"}

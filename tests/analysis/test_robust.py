@@ -59,3 +59,16 @@ def test_position_effect_detected_and_absent():
         simulate_comparisons([0.3, 0.0, -0.3], n_raters=50, votes_per_rater=80, seed=2)
     )
     assert position_effect(fair).gamma_p > 0.001
+
+
+@pytest.mark.parametrize(("rater_sd", "low", "high"), [(0.0, 0.8, 1.25), (0.6, 1.6, 3.0)])
+def test_design_effect_is_one_without_rater_taste_and_above_with_it(rater_sd, low, high):
+    # 400 raters x 30 votes: enough clusters for the sandwich to be stable. Without taste the
+    # votes are independent (design effect ~1); with taste sd 0.6 each rater's 30 votes are
+    # correlated and the variance roughly doubles.
+    df = simulate_comparisons(
+        [0.5, 0.0, -0.5, 0.2], n_raters=400, votes_per_rater=30, rater_sd=rater_sd, seed=1
+    )
+    r = robust_fit(count_comparisons(df), cluster="rater")
+    assert low < r.design_effect().mean() < high
+    assert r.effective_votes() == pytest.approx(r.n_votes / r.design_effect().mean())

@@ -1,0 +1,276 @@
+"""From fits and bootstrap replicates to one question's tables, honest about separation.
+
+Ratings are centred on a reference set (:func:`analysis.separation.reference_models`: all models
+unless some are separated, or the anchor). A rating the votes cannot bound on one side (a model
+that never lost or never won) is reported as ``±inf`` with that side of its interval infinite;
+its other side is the profile-likelihood bound (:mod:`analysis.profile`), because every bootstrap
+replicate is separated too and the percentile interval would only echo the ridge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.bt import ELO_BASE, ELO_SCALE, BTRatings
+from analysis.contrasts import pairwise_differences, rank_intervals
+from analysis.counts import ComparisonCounts
+from analysis.elo import EloRatings
+from analysis.profile import profile_bounds
+from analysis.result import LEADERBOARD_COLUMNS, QuestionAnalysis
+from analysis.robust import PositionEffect, RobustFit
+from analysis.separation import (
+    Separation,
+    bounded_values,
+    open_sides,
+    percentile_interval,
+    point_value,
+    separation,
+)
+from analysis.types import FloatArray
+from analysis.winrate import pairwise_table, win_rate_matrix
+
+
+@dataclass(frozen=True)
+class Rated:
+    """Centred log-strengths of one question (or their mean over questions) with their graphs.
+
+    ``theta`` (m,) and ``replicates`` (B, m) are the ridge-held fits (finite); ``reach`` and
+    ``replicate_reach`` say which of their contrasts the votes bound. ``counts_list`` are the
+    per-question counts whose likelihoods define the estimate (one entry, or all questions for
+    ``"all"``).
+    """
+
+    theta: FloatArray
+    replicates: FloatArray
+    reach: np.ndarray
+    replicate_reach: np.ndarray
+    counts_list: tuple[ComparisonCounts, ...]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Fit settings that every question shares."""
+
+    tie_mode: str
+    ridge: float
+    level: float
+    reference: np.ndarray
+
+
+def bounded_ratings(
+    rated: Rated, models: Sequence[str], opts: Options
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, Separation]:
+    """Elo-scale ratings, replicates and interval, infinite where the votes give no bound.
+
+    Returns
+    -------
+    ratings, replicates, ci_low, ci_high, separation
+        ``ratings`` is ``±inf`` for a one-sided rating and ``nan`` for an unidentified one;
+        replicates are centred on the reference set (finite).
+    """
+    ref = opts.reference
+    theta = rated.theta - rated.theta[ref].mean()
+    reps = rated.replicates - rated.replicates[:, ref].mean(axis=1, keepdims=True)
+    sep = separation(models, rated.reach, ref)
+    rep_up, rep_down = open_sides(rated.replicate_reach, ref)
+    elo_reps = ELO_BASE + ELO_SCALE * reps
+    low, high = percentile_interval(*bounded_values(elo_reps, rep_up, rep_down), opts.level)
+    up, down = sep.open_up, sep.open_down
+    low = np.where(down, -np.inf, low)
+    high = np.where(up, np.inf, high)
+    # The finite side of a one-sided rating: profile likelihood of e_i - mean over the reference.
+    one_sided = np.flatnonzero(up ^ down)
+    if len(one_sided):
+        funcs = -np.tile(ref / ref.sum(), (len(one_sided), 1))
+        funcs[np.arange(len(one_sided)), one_sided] += 1.0
+        b = profile_bounds(
+            rated.counts_list,
+            funcs,
+            up[one_sided],
+            tie_mode=opts.tie_mode,
+            ridge=opts.ridge,
+            level=opts.level,
+        )
+        side = ELO_BASE + ELO_SCALE * b
+        low[one_sided] = np.where(up[one_sided], side, low[one_sided])
+        high[one_sided] = np.where(down[one_sided], side, high[one_sided])
+    ratings = ELO_BASE + ELO_SCALE * point_value(theta, up, down)
+    return ratings, elo_reps, low, high, sep
+
+
+def _fill_difference_bounds(diffs: pd.DataFrame, rated: Rated, opts: Options) -> pd.DataFrame:
+    """Profile-likelihood finite side of differences that have only one open side."""
+    low, high = diffs["ci_low"].to_numpy(), diffs["ci_high"].to_numpy()
+    one = diffs["separated"].to_numpy() & (np.isinf(low) ^ np.isinf(high))
+    rows = np.flatnonzero(one)
+    if not len(rows):
+        return diffs
+    m = len(rated.theta)
+    i, j = np.triu_indices(m, k=1)
+    funcs = np.zeros((len(rows), m))
+    funcs[np.arange(len(rows)), i[rows]] = 1.0
+    funcs[np.arange(len(rows)), j[rows]] = -1.0
+    lower = np.isinf(high[rows])  # open above: find the lower bound
+    b = ELO_SCALE * profile_bounds(
+        rated.counts_list,
+        funcs,
+        lower,
+        tie_mode=opts.tie_mode,
+        ridge=opts.ridge,
+        level=opts.level,
+    )
+    out = diffs.copy()
+    col_low, col_high = out.columns.get_loc("ci_low"), out.columns.get_loc("ci_high")
+    out.iloc[rows[lower], col_low] = b[lower]
+    out.iloc[rows[~lower], col_high] = b[~lower]
+    out["p_win_low"] = 1 / (1 + np.exp(-out["ci_low"].to_numpy() / ELO_SCALE))
+    out["p_win_high"] = 1 / (1 + np.exp(-out["ci_high"].to_numpy() / ELO_SCALE))
+    return out
+
+
+def _holm_better(pairwise: pd.DataFrame, models: Sequence[str], level: float) -> np.ndarray:
+    """``[i, j]`` True where the Holm-adjusted exact test puts ``i`` above ``j``."""
+    idx = {m: k for k, m in enumerate(models)}
+    out = np.zeros((len(models), len(models)), dtype=bool)
+    for r in pairwise.itertuples(index=False):
+        if r.p_holm < 1 - level:
+            i, j = idx[r.model_a], idx[r.model_b]
+            out[(i, j) if r.wins > r.losses else (j, i)] = True
+    return out
+
+
+def leaderboard(
+    counts: ComparisonCounts,
+    ratings: FloatArray,
+    ci_low: FloatArray,
+    ci_high: FloatArray,
+    ranks: pd.DataFrame,
+    names: Mapping[str, str],
+    elo: EloRatings | None,
+    turbo: FloatArray | None,
+    robust: RobustFit | None,
+    sep: Separation,
+) -> pd.DataFrame:
+    """Leaderboard rows (:data:`analysis.result.LEADERBOARD_COLUMNS`), best model first."""
+    wins = counts.wins
+    won, lost = wins.sum(axis=1), wins.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(won + lost > 0, won / (won + lost), np.nan)
+    # A sandwich around a ridge-held estimate is not a variance: report none.
+    use_robust = robust is not None and not sep.separated
+    df = pd.DataFrame(
+        {
+            "rank": ranks["rank"].to_numpy(),
+            "rank_low": ranks["rank_low"].to_numpy(),
+            "rank_high": ranks["rank_high"].to_numpy(),
+            "model": list(counts.models),
+            "display_name": [names.get(m, m) for m in counts.models],
+            "rating": ratings,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+            "separated": sep.flags(),
+            "se_robust": robust.rating_se() if use_robust else np.nan,
+            "design_effect": robust.design_effect() if use_robust else np.nan,
+            "votes": counts.votes.sum(axis=1).astype(np.int64),
+            "wins": won.astype(np.int64),
+            "losses": lost.astype(np.int64),
+            "ties": counts.ties.sum(axis=1).astype(np.int64),
+            "both_bad": counts.both_bad.sum(axis=1).astype(np.int64),
+            "win_rate": rate,
+            "elo_online": elo.ratings if elo is not None else np.nan,
+            "elo_sdxl_turbo": turbo if turbo is not None else np.nan,
+        }
+    )
+    df = df.sort_values(["rank", "model"], kind="stable")
+    return df.reset_index(drop=True)[list(LEADERBOARD_COLUMNS)]
+
+
+def question_analysis(
+    qname: str,
+    counts: ComparisonCounts,
+    rated: Rated,
+    opts: Options,
+    *,
+    fit: BTRatings | None,
+    names: Mapping[str, str],
+    elo: EloRatings | None,
+    turbo: EloRatings | FloatArray | None,
+    robust: RobustFit | None = None,
+    position: PositionEffect | None = None,
+) -> QuestionAnalysis:
+    """Everything reported for one question (or ``"all"``) from its fits and replicates.
+
+    Notes
+    -----
+    Bounds as in :func:`bounded_ratings`; differences and win probabilities by
+    :func:`analysis.contrasts.pairwise_differences`; simultaneous rank intervals (Klein, Wright
+    & Wieczorek 2020) with separated pairs ordered by the Holm-corrected exact test; win rates
+    with Wilson (1927) and Clopper–Pearson intervals (:mod:`analysis.winrate`).
+    """
+    labels = list(counts.models)
+    ratings, reps, low, high, sep = bounded_ratings(rated, labels, opts)
+    pairwise = pairwise_table(counts, level=opts.level)
+    rates, _ = win_rate_matrix(counts)
+    rr = rated.replicate_reach
+    both = rated.reach & rated.reach.T & (rr & np.swapaxes(rr, 1, 2)).all(axis=0)
+    theta_reps = (reps - ELO_BASE) / ELO_SCALE
+    theta = rated.theta - rated.theta[opts.reference].mean()
+    ranks = rank_intervals(
+        labels,
+        theta,
+        replicates=theta_reps,
+        level=opts.level,
+        unbounded=~both,
+        known_better=_holm_better(pairwise, labels, opts.level),
+    )
+    diffs = pairwise_differences(
+        labels,
+        theta,
+        replicates=theta_reps,
+        level=opts.level,
+        reach=rated.reach,
+        replicate_reach=rr,
+    )
+    if sep.separated:
+        diffs = _fill_difference_bounds(diffs, rated, opts)
+    if position is not None and sep.separated:
+        # gamma is not identified when pairs are decided by strength alone: report the raw rate.
+        nan = float("nan")
+        position = PositionEffect(
+            position.left_votes,
+            position.right_votes,
+            position.left_rate,
+            position.p_value,
+            nan,
+            nan,
+            nan,
+            nan,
+            position.cluster,
+        )
+    turbo_r = turbo.ratings if isinstance(turbo, EloRatings) else turbo
+    return QuestionAnalysis(
+        question=qname,
+        counts=counts,
+        ratings=ratings,
+        replicates=reps,
+        ci_low=low,
+        ci_high=high,
+        fit=fit,
+        leaderboard=leaderboard(
+            counts, ratings, low, high, ranks, names, elo, turbo_r, robust, sep
+        ),
+        pairwise=pairwise,
+        win_rate=rates,
+        vote_counts=pd.DataFrame(counts.votes.astype(np.int64), index=labels, columns=labels),
+        elo_online=elo,
+        elo_sdxl_turbo=turbo if isinstance(turbo, EloRatings) else None,
+        differences=diffs,
+        robust=robust,
+        position=position,
+        separation=sep,
+        replicate_reach=rr,
+    )

@@ -1,0 +1,248 @@
+"""HTML tables and paragraphs of the report; every piece of data goes through :func:`html.escape`.
+
+Numbers are formatted for reading (:mod:`analysis.fmt`): ratings to the Elo point, intervals as
+"[low, high]" or "≥ low" when one side is unbounded. The unrounded values are in the CSV files.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from analysis import fmt
+
+if TYPE_CHECKING:
+    from analysis.result import QuestionAnalysis, StudyAnalysis
+
+
+def esc(value: object) -> str:
+    """Escape any value as HTML text."""
+    return html.escape(str(value))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
+    """A plain HTML table; cells are escaped (header and body)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _name(names: Mapping[str, str], model: str) -> str:
+    return names.get(model, model)
+
+
+def _oriented(r: object) -> tuple:
+    """A pairwise row turned so that the model with more wins comes first."""
+    a, b, w, l_ = r.model_a, r.model_b, r.wins, r.losses
+    rate, wl, wh, cl, ch = r.win_rate, r.wilson_low, r.wilson_high, r.cp_low, r.cp_high
+    if l_ > w:
+        a, b, w, l_ = b, a, l_, w
+        rate, wl, wh, cl, ch = 1 - rate, 1 - wh, 1 - wl, 1 - ch, 1 - cl
+    return a, b, w, l_, rate, (wl, wh), (cl, ch)
+
+
+def rating_text(row: object) -> str:
+    """ "1043 [1020, 1066]", or "unbounded (≥ 1189)" for a separated model."""
+    ci = fmt.interval(row.ci_low, row.ci_high)
+    return f"{fmt.rating(row.rating)} {ci}" if not row.separated else f"unbounded ({ci})"
+
+
+def separation_note(q: QuestionAnalysis, names: Mapping[str, str]) -> str:
+    """A warning box with one sentence per unbounded rating (empty when there is none)."""
+    sentences = q.sentences(names)
+    if not sentences:
+        return ""
+    items = "".join(f"<li>{esc(s)}</li>" for s in sentences)
+    return (
+        f'<div class="warn"><strong>{esc(q.question)}: some ratings have no finite estimate.'
+        f"</strong><ul>{items}</ul>Design effects are not reported; the win rates and their "
+        "Wilson intervals remain valid and are the result to quote.</div>"
+    )
+
+
+def summary_html(analysis: StudyAnalysis) -> str:
+    """Headline per question ("all" first): ranked ratings, then each pair's win rate."""
+    names = analysis.display_names
+    lvl = round(analysis.settings["level"] * 100)
+    parts = ['<section id="summary"><h2>Summary</h2>']
+    for q in _ordered(analysis):
+        label = "all questions (mean rating)" if q.question == "all" else q.question
+        ranked = "".join(
+            f"<li><strong>{esc(r.display_name)}</strong> {esc(rating_text(r))}</li>"
+            for r in q.leaderboard.itertuples(index=False)
+        )
+        pairs = []
+        for r in _by_rank(q):
+            a, b, w, l_, rate, wil, _ = _oriented(r)
+            pairs.append(
+                f"<li>{esc(_name(names, a))} beat {esc(_name(names, b))} in "
+                f"{esc(fmt.percent(rate))} of {w + l_} decisive votes "
+                f"(Wilson {lvl}% {esc(fmt.interval(*wil, 0, 100, '%'))}; "
+                f"Holm {esc(fmt.p_is(r.p_holm))})</li>"
+            )
+        cols = [
+            f"<div><h4>Ratings, {lvl}% interval</h4><ol>{ranked}</ol></div>",
+            f"<div><h4>Head to head</h4><ul>{''.join(pairs)}</ul></div>",
+        ]
+        first = ""
+        if q.separated:  # the win rates are what can be quoted: put them first
+            first = (
+                "<p><em>Ratings are not estimable here; the win rates are the headline.</em></p>"
+            )
+            cols.reverse()
+        parts.append(
+            f'<div class="headline"><h3>{esc(label)} — {q.counts.n_votes} votes, '
+            f"{q.counts.n_raters} raters</h3>{first}"
+            f'<div class="cols">{"".join(cols)}</div></div>'
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _by_rank(q: QuestionAnalysis) -> list:
+    """Pairwise rows ordered by the leaderboard ranks of the pair (top pair first)."""
+    rank = {m: k for k, m in enumerate(q.leaderboard["model"])}
+    rows = list(q.pairwise.itertuples(index=False))
+    return sorted(rows, key=lambda r: sorted((rank[r.model_a], rank[r.model_b])))
+
+
+def _ordered(analysis: StudyAnalysis) -> list[QuestionAnalysis]:
+    qs = analysis.questions
+    return [qs["all"], *(q for k, q in qs.items() if k != "all")]
+
+
+def leaderboard_html(q: QuestionAnalysis, level: float) -> str:
+    """Leaderboard: rank (interval), model, rating, interval, votes, win %, robust SE, note."""
+    lvl = round(level * 100)
+    rows = [
+        (
+            f"{r.rank} ({r.rank_low}–{r.rank_high})" if r.rank_low != r.rank_high else r.rank,
+            r.display_name,
+            fmt.rating(r.rating),
+            fmt.interval(r.ci_low, r.ci_high),
+            r.votes,
+            fmt.percent(r.win_rate, 1),
+            fmt.number(r.se_robust, 1),
+            r.separated,
+        )
+        for r in q.leaderboard.itertuples(index=False)
+    ]
+    headers = ["rank (interval)", "model", "rating", f"{lvl}% interval", "votes", "win %"]
+    headers += ["robust SE", "note"]
+    drop = {6} if q.leaderboard["se_robust"].isna().all() else set()
+    drop |= set() if q.separated else {7}  # the note column only under separation
+    keep = [k for k in range(len(headers)) if k not in drop]
+    return table([headers[k] for k in keep], [[r[k] for k in keep] for r in rows], "leaderboard")
+
+
+def head_to_head_html(q: QuestionAnalysis, names: Mapping[str, str], level: float) -> str:
+    """Per pair: wins, losses, ties, both bad, votes, win rate, Wilson, exact, Holm p."""
+    lvl = round(level * 100)
+    rows = []
+    for r in _by_rank(q):
+        a, b, w, l_, rate, wil, cp = _oriented(r)
+        rows.append(
+            (
+                f"{_name(names, a)} vs {_name(names, b)}",
+                w,
+                l_,
+                r.ties,
+                r.both_bad,
+                r.n,
+                fmt.percent(rate, 1),
+                fmt.interval(*wil, 1, 100, "%"),
+                fmt.interval(*cp, 1, 100, "%"),
+                fmt.pvalue(r.p_holm),
+            )
+        )
+    headers = ["pair (more wins first)", "wins", "losses", "ties", "both bad", "votes"]
+    headers += ["win rate", f"Wilson {lvl}%", f"exact {lvl}%", "Holm p"]
+    return table(headers, rows, "pairs")
+
+
+def differences_html(
+    q: QuestionAnalysis, names: Mapping[str, str], order: Sequence[str], level: float
+) -> str:
+    """Each pair (better-rated first): Δ rating with interval, predicted P(win) with interval."""
+    lvl = round(level * 100)
+    rank = {m: k for k, m in enumerate(order)}
+    rows = []
+    for r in q.differences.itertuples(index=False):
+        a, b, d, lo, hi = r.model_a, r.model_b, r.diff, r.ci_low, r.ci_high
+        pw, pl, ph = r.p_win, r.p_win_low, r.p_win_high
+        if rank[b] < rank[a]:
+            a, b, d, lo, hi, pw, pl, ph = b, a, -d, -hi, -lo, 1 - pw, 1 - ph, 1 - pl
+        rows.append(
+            (
+                f"{_name(names, a)} − {_name(names, b)}",
+                fmt.number(d),
+                fmt.interval(lo, hi),
+                fmt.percent(pw),
+                fmt.interval(pl, ph, 0, 100, "%"),
+            )
+        )
+    headers = ["pair", "Δ rating", f"{lvl}% interval", "P(first wins)", f"{lvl}% interval"]
+    return table(headers, rows, "diffs")
+
+
+def tie_html(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
+    """What the tie model is and, for Davidson, what its fitted ν means."""
+    mode = analysis.settings["tie_mode"]
+    ties = int(q.counts.ties.sum() / 2)
+    if mode == "half":
+        return f"<p>Ties ({ties}): each counts as half a win for both models (FastChat).</p>"
+    if mode == "exclude":
+        return f"<p>Ties ({ties}): left out of the ratings; counted in the tables.</p>"
+    if q.question == "all":
+        per = [
+            f"{esc(k)}: ν = {v.tie_nu:.2f}"
+            for k, v in analysis.questions.items()
+            if k != "all" and v.tie_nu is not None
+        ]
+        return f"<p>Tie model (Davidson 1970), per question: {'; '.join(per)}.</p>"
+    nu = q.tie_nu or 0.0
+    if ties == 0:
+        return "<p>Tie model (Davidson 1970): no ties were recorded, so ν = 0.</p>"
+    return (
+        f"<p>Tie model (Davidson 1970): ν = {nu:.2f} from {ties} ties. Two equally rated models "
+        f"tie in ν/(2+ν) = {100 * nu / (2 + nu):.0f}% of votes, fewer the further apart their "
+        "ratings are; “both bad” votes are not part of the fit.</p>"
+    )
+
+
+def position_html(q: QuestionAnalysis) -> str:
+    """Left/right bias: raw left-vote rate and, when identified, the model-based γ."""
+    pe = q.position
+    if pe is None:
+        return ""
+    text = (
+        f"<p>Position: the left image won {pe.left_votes} and the right {pe.right_votes} decisive "
+        f"votes (left {fmt.percent(pe.left_rate, 1)}, exact binomial {fmt.p_is(pe.p_value)})"
+    )
+    if pe.gamma == pe.gamma:  # not nan
+        text += (
+            f"; holding model strength fixed the left image gains {pe.elo_points:+.0f} Elo "
+            f"points (γ = {pe.gamma:.2f} ± {pe.gamma_se:.2f}, {esc(pe.cluster)}-robust, "
+            f"{fmt.p_is(pe.gamma_p)})."
+        )
+    else:
+        text += "; the model-based left advantage is not identified while ratings are unbounded."
+    return text + "</p>"
+
+
+def clustering_html(q: QuestionAnalysis) -> str:
+    """Design effect and effective votes, or why they are not reported."""
+    if q.robust is None:
+        return ""
+    if q.separated:
+        return (
+            "<p>Clustering: design effect not reported — with unbounded ratings the sandwich "
+            "variance has nothing to measure.</p>"
+        )
+    return (
+        f"<p>Clustering by {esc(q.robust.cluster)}: mean design effect {q.design_effect():.2f} "
+        f"(robust / model-based variance), so the {q.counts.n_votes} votes carry the precision "
+        f"of about {q.effective_votes():.0f} independent votes.</p>"
+    )

@@ -1,0 +1,243 @@
+"""Result types of a study analysis and their JSON form (see docs/statistics.md).
+
+:class:`StudyAnalysis` holds one :class:`QuestionAnalysis` per question plus ``"all"``;
+:meth:`StudyAnalysis.to_json` turns everything into plain JSON types (non-finite numbers become
+``null``; an unbounded interval side is ``null`` with the row's ``separated`` flag saying which).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.bt import BTRatings
+from analysis.counts import ComparisonCounts
+from analysis.elo import EloRatings
+from analysis.robust import PositionEffect, RobustFit
+from analysis.separation import Separation
+
+#: Name of the combined entry in :attr:`StudyAnalysis.questions`.
+ALL = "all"
+
+LEADERBOARD_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "rank_low",
+    "rank_high",
+    "model",
+    "display_name",
+    "rating",
+    "ci_low",
+    "ci_high",
+    "separated",
+    "se_robust",
+    "design_effect",
+    "votes",
+    "wins",
+    "losses",
+    "ties",
+    "both_bad",
+    "win_rate",
+    "elo_online",
+    "elo_sdxl_turbo",
+)
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    """Everything computed for one question (or for ``"all"``).
+
+    Attributes
+    ----------
+    question : str
+        Question name or ``"all"``.
+    counts : ComparisonCounts
+        Vote counts (pooled over questions for ``"all"``).
+    ratings : ndarray, shape (m,)
+        Elo-scale Bradley–Terry ratings (mean over questions for ``"all"``); ``+inf`` / ``-inf``
+        for a model that never lost / never won (no finite estimate), ``nan`` if neither bound.
+    replicates : ndarray, shape (B, m)
+        Bootstrap replicates of the ridge-held ratings (finite; see ``replicate_reach``).
+    ci_low, ci_high : ndarray, shape (m,)
+        Interval bounds, infinite on an unbounded side (:mod:`analysis.separation`).
+    fit : BTRatings or None
+        The Bradley–Terry fit (None for a combined ``"all"``).
+    leaderboard : pandas.DataFrame
+        Columns :data:`LEADERBOARD_COLUMNS`, best model first.
+    pairwise : pandas.DataFrame
+        :func:`analysis.winrate.pairwise_table`.
+    win_rate : pandas.DataFrame
+        :func:`analysis.winrate.win_rate_matrix` rates.
+    vote_counts : pandas.DataFrame
+        Votes between each pair (all outcomes).
+    elo_online, elo_sdxl_turbo : EloRatings or None
+        Order-dependent online Elo variants.
+    differences : pandas.DataFrame or None
+        :func:`analysis.contrasts.pairwise_differences` from the bootstrap replicates.
+    robust : RobustFit or None
+        Cluster-robust sandwich fit (None for a combined ``"all"``).
+    position : PositionEffect or None
+        Left/right bias (None for a combined ``"all"``).
+    separation : Separation or None
+        Which ratings are bounded, the reference set they are centred on, and why.
+    replicate_reach : ndarray of bool, shape (B, m, m), optional
+        Reachability of each replicate's win graph.
+    """
+
+    question: str
+    counts: ComparisonCounts
+    ratings: np.ndarray
+    replicates: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    fit: BTRatings | None
+    leaderboard: pd.DataFrame
+    pairwise: pd.DataFrame
+    win_rate: pd.DataFrame
+    vote_counts: pd.DataFrame
+    elo_online: EloRatings | None
+    elo_sdxl_turbo: EloRatings | None
+    differences: pd.DataFrame | None = None
+    robust: RobustFit | None = None
+    position: PositionEffect | None = None
+    separation: Separation | None = None
+    replicate_reach: np.ndarray | None = None
+
+    @property
+    def separated(self) -> bool:
+        """True when some rating has no finite estimate (a model never lost or never won)."""
+        return self.separation is not None and self.separation.separated
+
+    @property
+    def tie_nu(self) -> float | None:
+        """Davidson's tie parameter, None without a Davidson fit (or for ``"all"``)."""
+        return self.fit.tie_nu if self.fit is not None else None
+
+    def design_effect(self) -> float | None:
+        """Mean design effect, None when there is no robust fit or it is degenerate."""
+        if self.robust is None or self.separated:
+            return None
+        return float(np.nanmean(self.robust.design_effect()))
+
+    def effective_votes(self) -> float | None:
+        """Votes worth the same precision if independent, None when degenerate."""
+        if self.robust is None or self.separated:
+            return None
+        return float(self.robust.effective_votes())
+
+    def sentences(self, names: Mapping[str, str] | None = None) -> list[str]:
+        """Plain sentences explaining each unbounded rating (empty when none)."""
+        if not self.separated:
+            return []
+        idx = {m: k for k, m in enumerate(self.counts.models)}
+        order = [idx[m] for m in self.leaderboard["model"]]
+        return self.separation.sentences(names, self.counts.wins, order)
+
+
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """Result of :func:`analyze`: per-question analyses plus the settings that produced them."""
+
+    models: tuple[str, ...]
+    display_names: dict[str, str]
+    questions: dict[str, QuestionAnalysis]
+    settings: dict[str, Any]
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    breakdown: pd.DataFrame | None = None
+
+    def leaderboard(self, question: str = ALL) -> pd.DataFrame:
+        """Leaderboard of ``question`` (``"all"`` by default)."""
+        return self._get(question).leaderboard
+
+    def _get(self, question: str) -> QuestionAnalysis:
+        if question not in self.questions:
+            raise ValueError(
+                f"unknown question {question!r}; expected one of {list(self.questions)}"
+            )
+        return self.questions[question]
+
+    def leaderboard_text(self, question: str = ALL) -> str:
+        """Plain-text leaderboard for the terminal (:func:`analysis.text.leaderboard_text`).
+
+        Parameters
+        ----------
+        question : str, default "all"
+            Question to show.
+        """
+        from analysis.text import leaderboard_text
+
+        return leaderboard_text(self, self._get(question))
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything as plain JSON types (``nan`` becomes ``None``); see docs/statistics.md."""
+        out: dict[str, Any] = {
+            "settings": _clean(self.settings),
+            "models": list(self.models),
+            "display_names": dict(self.display_names),
+            "latency_ms": _clean(self.latency_ms),
+            "questions": {},
+        }
+        for name, q in self.questions.items():
+            out["questions"][name] = _clean(
+                {
+                    "n_votes": q.counts.n_votes,
+                    "n_raters": q.counts.n_raters,
+                    "tie_nu": q.tie_nu,
+                    "tie_share": None if q.tie_nu is None else q.tie_nu / (2 + q.tie_nu),
+                    "separated": q.separated,
+                    "separation": _separation_json(q, self.display_names),
+                    "leaderboard": q.leaderboard.to_dict(orient="records"),
+                    "pairwise": q.pairwise.to_dict(orient="records"),
+                    "win_rate": q.win_rate.to_numpy().tolist(),
+                    "vote_counts": q.vote_counts.to_numpy().tolist(),
+                    "differences": None
+                    if q.differences is None
+                    else q.differences.to_dict(orient="records"),
+                    "robust": None
+                    if q.robust is None
+                    else {
+                        "cluster": q.robust.cluster,
+                        "n_clusters": q.robust.n_clusters,
+                        "params": list(q.robust.params),
+                        "estimate": q.robust.estimate,
+                        "cov": q.robust.cov,
+                        "degenerate": q.separated,
+                        "design_effect": None if q.separated else q.robust.design_effect(),
+                        "effective_votes": q.effective_votes(),
+                    },
+                    "position": None if q.position is None else asdict(q.position),
+                }
+            )
+        if self.breakdown is not None:
+            out["breakdown"] = _clean(self.breakdown.to_dict(orient="records"))
+        return out
+
+
+def _separation_json(q: QuestionAnalysis, names: Mapping[str, str]) -> dict[str, Any] | None:
+    if q.separation is None:
+        return None
+    sep = q.separation
+    return {
+        "reference": [m for m, r in zip(sep.models, sep.reference, strict=True) if r],
+        "flags": dict(zip(sep.models, sep.flags(), strict=True)),
+        "sentences": q.sentences(names),
+    }
+
+
+def _clean(obj: Any) -> Any:
+    """Recursively convert numpy scalars and nan to JSON-safe Python values."""
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

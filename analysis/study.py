@@ -1,0 +1,279 @@
+"""One call from the comparisons DataFrame to every table of a study: :func:`analyze`.
+
+Per question and for ``"all"``: Bradley–Terry ratings on the Elo scale with rater-clustered
+bootstrap intervals, counts, win rates and online Elo. ``"all"`` combines questions as the SDXL
+Turbo paper does (Sauer et al. 2023): each model's rating is the mean of its per-question ratings,
+with the interval taken from the same bootstrap replicates (one rater draw is shared by all
+questions, so the mean's interval accounts for raters answering several questions). Separation
+(a model that never lost or never won) is detected per question and per replicate and reported as
+unbounded rather than as a precise rating (:mod:`analysis.separation`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.assemble import Options, Rated, bounded_ratings, question_analysis
+from analysis.bootstrap import VOTE, as_generator, bootstrap_ratings, cluster_weights
+from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings, pair_design, pair_stats
+from analysis.counts import ComparisonCounts, count_comparisons
+from analysis.elo import elo_ratings
+from analysis.frame import EncodedComparisons, encode_comparisons
+from analysis.result import ALL, QuestionAnalysis, StudyAnalysis
+from analysis.robust import position_effect, robust_fit
+from analysis.separation import reachability, reference_models, win_graph
+
+
+def _point_reach(counts: ComparisonCounts, tie_mode: str) -> np.ndarray:
+    design = pair_design(counts.n_models)
+    return reachability(win_graph(*pair_stats(counts.table[None], design, tie_mode), design))[0]
+
+
+def _cluster_units(cluster: str, robust_cluster: str) -> tuple[str, ...]:
+    units = [] if cluster == VOTE else [cluster]
+    if robust_cluster == "rater+prompt":
+        units += ["rater", "prompt", "rater+prompt"]
+    elif robust_cluster in ("rater", "prompt"):
+        units.append(robust_cluster)
+    return tuple(dict.fromkeys(units))
+
+
+def analyze(
+    comparisons: pd.DataFrame,
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+    tie_mode: str = "davidson",
+    cluster: str = "rater",
+    latency_ms: Mapping[str, float] | None = None,
+    display_names: Mapping[str, str] | None = None,
+    anchor: str | None = None,
+    level: float = 0.95,
+    elo_orders: int = 1000,
+    ridge: float = DEFAULT_RIDGE,
+    robust_cluster: str = "rater",
+    breakdown_by: str | None = "category",
+) -> StudyAnalysis:
+    """Analyse a study's votes: ratings, intervals, win rates and online Elo per question.
+
+    Parameters
+    ----------
+    comparisons : pandas.DataFrame
+        The comparisons DataFrame (DESIGN.md); validated here.
+    seed : int, default 0
+        Seed of the bootstrap and of the Elo shuffles.
+    n_boot : int, default 1000
+        Bootstrap replicates.
+    tie_mode : {"davidson", "half", "exclude"}, default "davidson"
+        Tie treatment of the Bradley–Terry fit (:func:`analysis.bt.bt_ratings`).
+    cluster : {"rater", "prompt", "vote"}, default "rater"
+        Bootstrap resampling unit. Raters are drawn once for the whole study and that draw is
+        applied to every question.
+    latency_ms : mapping of str to float, optional
+        Milliseconds per image of each model, carried into the report.
+    display_names : mapping of str to str, optional
+        Human names of models (default: the model id).
+    anchor : str, optional
+        Model fixed at 1000 (default: mean rating 1000).
+    level : float, default 0.95
+        Interval coverage.
+    elo_orders : int, default 1000
+        Shuffled orders of the SDXL Turbo online-Elo variant (0 skips it).
+    ridge : float, default 1e-6
+        Ridge of the Bradley–Terry fits.
+    robust_cluster : {"rater", "prompt", "rater+prompt", "vote", "model"}, default "rater"
+        Clustering of the sandwich covariance (``se_robust``, design effect, position test);
+        ``rater+prompt`` is two-way (Cameron, Gelbach & Miller 2011).
+    breakdown_by : str or None, default "category"
+        Column to break ratings down by (per question); None skips it.
+
+    Returns
+    -------
+    StudyAnalysis
+        Per-question results, ``"all"`` (mean over questions, Sauer et al. 2023) and settings.
+
+    Notes
+    -----
+    Bradley & Terry (1952) with Davidson (1970) ties fitted by Newton's method (Hunter 2004);
+    rater-clustered bootstrap and sandwich covariance (Cameron, Gelbach & Miller 2008, 2011);
+    simultaneous rank intervals (Klein, Wright & Wieczorek 2020); win rates with Wilson (1927)
+    and Clopper–Pearson intervals and Holm (1979)-corrected exact binomial tests; online Elo as
+    in Chatbot Arena (Chiang et al. 2024) and SDXL Turbo (Sauer et al. 2023).
+    """
+    if tie_mode not in TIE_MODES:
+        raise ValueError(
+            f"tie_mode must be one of {', '.join(map(repr, TIE_MODES))}; got {tie_mode!r}"
+        )
+    if cluster not in ("rater", "prompt", VOTE):
+        raise ValueError(f"cluster must be one of 'rater', 'prompt', 'vote'; got {cluster!r}")
+    enc = encode_comparisons(comparisons)
+    if enc.n_votes == 0:
+        raise ValueError("comparisons has no rows; expected at least one vote")
+    names = {m: str((display_names or {}).get(m, m)) for m in enc.models}
+    rng = as_generator(seed)
+    units = _cluster_units(cluster, robust_cluster)
+    global_w = None if cluster == VOTE else cluster_weights(len(enc.labels(cluster)), n_boot, rng)
+    a_idx = anchor_index(enc.models, anchor)  # fail early on an unknown anchor
+    opts = {"tie_mode": tie_mode, "anchor": anchor, "ridge": ridge, "level": level}
+    q_codes = enc.codes("question")
+    raw: dict[str, dict[str, Any]] = {}
+    for qi, qname in enumerate(enc.labels("question")):
+        mask = q_codes == qi
+        counts = count_comparisons(enc, mask=mask, clusters=units)
+        w = None if global_w is None else global_w[:, counts.cluster(cluster).ids]
+        pos_cluster = robust_cluster if robust_cluster != "model" else "vote"
+        raw[qname] = {
+            "counts": counts,
+            "fit": bt_ratings(counts, tie_mode=tie_mode, anchor=anchor, ridge=ridge),
+            "boot": bootstrap_ratings(
+                counts, n_boot=n_boot, seed=rng, cluster=cluster, weights=w, **opts
+            ),
+            "reach": _point_reach(counts, tie_mode),
+            "robust": robust_fit(counts, cluster=robust_cluster, tie_mode=tie_mode, ridge=ridge),
+            "position": position_effect(counts, cluster=pos_cluster, tie_mode=tie_mode),
+            "elo": elo_ratings(enc, variant="fastchat", mask=mask),
+            "turbo": elo_ratings(
+                enc, variant="sdxl_turbo", n_orders=elo_orders, seed=seed, mask=mask
+            )
+            if elo_orders > 0
+            else None,
+        }
+    pooled = count_comparisons(enc, clusters=())
+    # One reference set for the study, so that "all" averages ratings with the same origin.
+    ref = reference_models([r["reach"] for r in raw.values()], pooled.votes.sum(axis=1), a_idx)
+    shared = Options(tie_mode=tie_mode, ridge=ridge, level=level, reference=ref)
+    results: dict[str, QuestionAnalysis] = {}
+    for qname, r in raw.items():
+        rated = Rated(r["fit"].theta, r["boot"].theta, r["reach"], r["boot"].reach, (r["counts"],))
+        results[qname] = question_analysis(
+            qname,
+            r["counts"],
+            rated,
+            shared,
+            fit=r["fit"],
+            names=names,
+            elo=r["elo"],
+            turbo=r["turbo"],
+            robust=r["robust"],
+            position=r["position"],
+        )
+    per_q = list(raw.values())
+    # "all": mean of per-question log-strengths; a contrast is bounded only if it is in every
+    # question (reachability AND-ed), in the estimate and in each replicate.
+    rated_all = Rated(
+        np.mean([r["fit"].theta for r in per_q], axis=0),
+        np.mean([r["boot"].theta for r in per_q], axis=0),
+        np.logical_and.reduce([r["reach"] for r in per_q]),
+        np.logical_and.reduce([r["boot"].reach for r in per_q]),
+        tuple(r["counts"] for r in per_q),
+    )
+    turbo_all = [r["turbo"] for r in per_q]
+    results[ALL] = question_analysis(
+        ALL,
+        pooled,
+        rated_all,
+        shared,
+        fit=None,
+        names=names,
+        elo=elo_ratings(enc, variant="fastchat"),
+        turbo=np.mean([t.ratings for t in turbo_all], axis=0) if all(turbo_all) else None,
+    )
+    table = (
+        _breakdown(enc, breakdown_by, cluster, global_w, n_boot, rng, shared, names)
+        if breakdown_by is not None
+        else None
+    )
+    settings = {
+        "seed": seed,
+        "n_boot": n_boot,
+        "cluster": cluster,
+        "robust_cluster": robust_cluster,
+        "tie_mode": tie_mode,
+        "level": level,
+        "anchor": anchor,
+        "ridge": ridge,
+        "n_votes": enc.n_votes,
+        "n_raters": len(enc.labels("rater")),
+        "n_prompts": len(enc.labels("prompt")),
+        "questions": list(enc.labels("question")),
+        "breakdown_by": breakdown_by,
+        "combine": "mean over questions of per-question ratings (Sauer et al. 2023)",
+        "elo_online": "FastChat online Elo, K=4, votes in the given order (order-dependent)",
+        "elo_sdxl_turbo": f"online Elo, K=1, mean over {elo_orders} shuffled orders (seed {seed})",
+        "win_rate_ties": "excluded",
+        "interval": "percentile bootstrap",
+        "rank_interval": "simultaneous, max-|t| over bootstrap replicates (Klein et al. 2020)",
+        "reference": [m for m, r in zip(enc.models, ref, strict=True) if r],
+        "separation": "profile likelihood for the finite side of an unbounded rating",
+    }
+    return StudyAnalysis(
+        models=enc.models,
+        display_names=names,
+        questions=results,
+        settings=settings,
+        latency_ms={str(k): float(v) for k, v in (latency_ms or {}).items()},
+        breakdown=table,
+    )
+
+
+def _breakdown(
+    enc: EncodedComparisons,
+    column: str,
+    cluster: str,
+    global_w: np.ndarray | None,
+    n_boot: int,
+    rng: np.random.Generator,
+    opts: Options,
+    names: Mapping[str, str],
+) -> pd.DataFrame:
+    """Ratings per (question, ``column`` value), bootstrapped with the study's rater draw.
+
+    Centred on the study's reference set; small groups are often separated, and their unbounded
+    ratings are reported as such (``separated`` column), as in the leaderboard.
+    """
+    if column not in enc.keys:
+        raise ValueError(f"breakdown_by must be one of {sorted(enc.keys)}; got {column!r}")
+    rows = []
+    q_codes, g_codes = enc.codes("question"), enc.codes(column)
+    units = () if cluster == VOTE else (cluster,)
+    for qi, qname in enumerate(enc.labels("question")):
+        for gi, gname in enumerate(enc.labels(column)):
+            mask = (q_codes == qi) & (g_codes == gi)
+            if not mask.any():
+                continue
+            counts = count_comparisons(enc, mask=mask, clusters=units)
+            fit = bt_ratings(counts, tie_mode=opts.tie_mode, ridge=opts.ridge)
+            w = None if global_w is None else global_w[:, counts.cluster(cluster).ids]
+            boot = bootstrap_ratings(
+                counts,
+                n_boot=n_boot,
+                seed=rng,
+                cluster=cluster,
+                weights=w,
+                tie_mode=opts.tie_mode,
+                ridge=opts.ridge,
+            )
+            rated = Rated(
+                fit.theta, boot.theta, _point_reach(counts, opts.tie_mode), boot.reach, (counts,)
+            )
+            ratings, _, low, high, sep = bounded_ratings(rated, counts.models, opts)
+            votes = counts.votes.sum(axis=1)
+            for k, (model, flag) in enumerate(zip(counts.models, sep.flags(), strict=True)):
+                rows.append(
+                    {
+                        "question": qname,
+                        column: gname,
+                        "model": model,
+                        "display_name": names.get(model, model),
+                        "rating": ratings[k],
+                        "ci_low": low[k],
+                        "ci_high": high[k],
+                        "separated": flag,
+                        "votes": int(votes[k]),
+                    }
+                )
+    return pd.DataFrame(rows)

@@ -1,0 +1,73 @@
+"""Plain-text leaderboard for the terminal (``arena report``)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING
+
+from analysis import fmt
+
+if TYPE_CHECKING:
+    from analysis.result import QuestionAnalysis, StudyAnalysis
+
+
+def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
+    """Leaderboard of one question as aligned text, with a plain note when ratings are unbounded.
+
+    Parameters
+    ----------
+    analysis : StudyAnalysis
+        The study (settings and display names).
+    q : QuestionAnalysis
+        The question to show.
+
+    Returns
+    -------
+    str
+        Header (votes, raters, method, B, seed), one row per model, and — under separation —
+        one sentence per unbounded rating followed by the win rates, which stay valid.
+    """
+    s = analysis.settings
+    lb = q.leaderboard
+    lvl = int(round(s["level"] * 100))
+    head = (
+        f"{q.question}: {q.counts.n_votes} votes, {q.counts.n_raters} raters; Bradley–Terry "
+        f"({s['tie_mode']} ties), {lvl}% {s['cluster']}-bootstrap intervals, "
+        f"B={s['n_boot']}, seed={s['seed']}"
+    )
+    width = max([len("model"), *(len(str(n)) for n in lb["display_name"])])
+    lines = [
+        head,
+        f"{'#':>3}  {'ranks':>5}  {'model':<{width}}  {'rating':>9}  {f'{lvl}% CI':>15}  "
+        f"{'votes':>6}  {'win%':>5}  {'elo':>6}  note",
+    ]
+    for row in lb.itertuples(index=False):
+        lines.append(
+            f"{row.rank:>3}  {f'{row.rank_low}-{row.rank_high}':>5}  "
+            f"{row.display_name:<{width}}  {fmt.rating(row.rating, 1):>9}  "
+            f"{fmt.interval(row.ci_low, row.ci_high):>15}  {row.votes:>6}  "
+            f"{fmt.number(100 * row.win_rate, 1):>5}  {fmt.number(row.elo_online):>6}  "
+            f"{row.separated}".rstrip()
+        )
+    if q.separated:
+        for sentence in q.sentences(analysis.display_names):
+            lines += textwrap.wrap(sentence, 100, initial_indent="! ", subsequent_indent="  ")
+        names = analysis.display_names
+        lines.append(f"Win rates (decisive votes, {lvl}% Wilson interval, Holm-adjusted p):")
+        for r in q.pairwise.itertuples(index=False):
+            a, b, w, l_, lo, hi = (
+                r.model_a,
+                r.model_b,
+                r.wins,
+                r.losses,
+                r.wilson_low,
+                r.wilson_high,
+            )
+            rate = r.win_rate
+            if l_ > w:  # winner first
+                a, b, w, l_, lo, hi, rate = b, a, l_, w, 1 - hi, 1 - lo, 1 - rate
+            lines.append(
+                f"  {names.get(a, a)} vs {names.get(b, b)}: {w}–{l_}, {fmt.percent(rate, 1)} "
+                f"{fmt.interval(lo, hi, 1, 100, '%')}, Holm {fmt.p_is(r.p_holm)}"
+            )
+    return "\n".join(lines)
