@@ -8,8 +8,16 @@ no image processing; see "The hot path" in DESIGN.md):
   from the page URL; API clients pass an id or a query string.
 - ``vote(rater_id, token, choice, decision_ms)``: record the vote and return the next trial.
 
-Both return ``(rater_id, token, trial_html, progress, done, buttons)``. Images are not outputs:
-the trial HTML holds ``<img>`` URLs the browser fetches from :mod:`arena.serve`'s image route.
+Both return ``(rater_id, token, trial_html, progress, done)``. Images are not outputs: the
+trial HTML holds ``<img>`` URLs the browser fetches from :mod:`arena.serve`'s image route.
+
+Per vote, Gradio's own work costs more than the database's, so the vote event is kept to what
+it must do: one store call (vote and next trial in one transaction), raw values in and out
+(``preprocess=False``, ``postprocess=False``: every component's pre/postprocess is a thread
+hop, and these are plain strings, a number and a bool), and no layout update. The response
+buttons are shown by CSS only while a trial pair is on the page (:data:`BUTTONS_CSS`) instead
+of by a ``gr.Row(visible=...)`` output, which Gradio answers by constructing a new Row per
+request.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from arena.store import Progress, Store, VoteRefused
 if TYPE_CHECKING:
     from arena.study import Study
 
-__all__ = ["build_app", "page_assets", "BUTTON_LABELS"]
+__all__ = ["build_app", "page_assets", "BUTTON_LABELS", "BUTTONS_CSS"]
 
 #: Response -> (button label, element id). The element ids are what the keyboard JS clicks.
 BUTTON_LABELS: dict[str, tuple[str, str]] = {
@@ -36,9 +44,14 @@ BUTTON_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The buttons only make sense next to a trial's two images: hidden while the page loads, on
+#: the completion screen and whenever no pair is shown.
+BUTTONS_CSS = ".gradio-container:not(:has(#arena-trial .arena-pair)) #arena-buttons{display:none}\n"
+
+
 def page_assets() -> dict[str, str]:
     """``js`` and ``css`` for ``gr.mount_gradio_app``/``launch`` (Gradio 6 takes them there)."""
-    return {"js": app_page.asset("arena.js"), "css": app_page.asset("arena.css")}
+    return {"js": app_page.asset("arena.js"), "css": app_page.asset("arena.css") + BUTTONS_CSS}
 
 
 def _refuse(message: str) -> gr.Error:
@@ -52,20 +65,16 @@ def build_app(study: Study, store: Store) -> gr.Blocks:
     Serve it with :func:`arena.serve.create_server`, which adds the image route, the page's
     JS/CSS and the security settings.
     """
+    # Index the images and scheduling cells now, not on the first rater's vote (a second for
+    # a PartiPrompts-sized study).
+    store.prepare(study)
 
-    def outputs(p: Progress) -> tuple[Any, ...]:
+    def outputs(p: Progress) -> tuple[str, str, str, str, bool]:
         if p.done:
             body, token = app_page.done_html(study, p), ""
         else:
             body, token = app_page.trial_html(p), p.trial.token  # type: ignore[union-attr]
-        return (
-            p.rater,
-            token,
-            body,
-            app_page.progress_text(p),
-            p.done,
-            gr.Row(visible=not p.done),
-        )
+        return p.rater, token, body, app_page.progress_text(p), p.done
 
     def start(rater_param: str, request: gr.Request) -> tuple[Any, ...]:
         """Register the rater (from the argument or the page URL) and return their trial."""
@@ -79,18 +88,28 @@ def build_app(study: Study, store: Store) -> gr.Blocks:
         except (VoteRefused, ValueError) as exc:
             raise _refuse(str(exc)) from None
 
-    def vote(rater_id: str, token: str, choice: str, decision_ms: float) -> tuple[Any, ...]:
-        """Record a vote and return the next trial (or the completion screen)."""
+    def vote(rater_id: Any, token: Any, choice: Any, decision_ms: Any) -> tuple[Any, ...]:
+        """Record a vote and return the next trial (or the completion screen).
+
+        The arguments arrive as the client sent them (no preprocessing): the store refuses
+        anything that is not a string token and choice or a finite, non-negative time.
+        """
         try:
-            store.record_vote(study, rater_id, token, choice, decision_ms)
-            return outputs(store.next_trial(study, rater_id))
+            _, progress = store.vote_and_next(
+                study, rater_id if isinstance(rater_id, str) else "", token, choice, decision_ms
+            )
+            return outputs(progress)
         except VoteRefused as exc:
             raise _refuse(str(exc)) from None
+
+    # The vote runs in Gradio's worker threads even on SQLite, where running it on the event
+    # loop would save ~3 ms of CPU per vote: a write lock held by another process (an ingest)
+    # would then freeze the whole server, image requests included, for up to the busy timeout.
 
     with gr.Blocks(title=study.title, analytics_enabled=False) as demo:
         gr.HTML(app_page.header_html(study), elem_id="arena-header")
         trial = gr.HTML("<p>Loading&hellip;</p>", elem_id="arena-trial")
-        with gr.Row(elem_id="arena-buttons", visible=False) as buttons:
+        with gr.Row(elem_id="arena-buttons"):
             response_buttons = {
                 choice: gr.Button(label, elem_id=elem_id, variant="primary")
                 for choice, (label, elem_id) in BUTTON_LABELS.items()
@@ -103,7 +122,7 @@ def build_app(study: Study, store: Store) -> gr.Blocks:
         choice_box = gr.Textbox(visible=False)
         ms_box = gr.Number(visible=False)
         done_box = gr.Checkbox(visible=False)
-        outs = [rater_box, token_box, trial, progress, done_box, buttons]
+        outs = [rater_box, token_box, trial, progress, done_box]
 
         demo.load(
             start,
@@ -128,6 +147,8 @@ def build_app(study: Study, store: Store) -> gr.Blocks:
                 api_visibility="public" if i == 0 else "private",
                 queue=False,
                 show_progress="hidden",
+                preprocess=False,
+                postprocess=False,
             ).then(
                 None,
                 inputs=[token_box],

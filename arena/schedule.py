@@ -1,27 +1,33 @@
 """Trial scheduling: which (prompt, model pair, question, seed) a rater sees next.
 
-Pure logic over counts the store fetches in one query, so it is easy to test and to reason
-about. The rules:
+Pure logic over a few rows the store reads, so it is easy to test and to reason about. The
+rules:
 
 - every *cell* (prompt, unordered model pair, question) is served evenly: the next trial comes
   from the least-served cells, counting answered and outstanding trials of all raters;
 - a rater never sees the same cell twice;
-- within a cell the seed is chosen evenly too, and the left/right side is drawn per trial;
+- within a cell the seeds take turns (the k-th trial of a cell uses seed k mod #seeds, each
+  question starting at another seed), so seeds are even within a cell and across its
+  questions; the left/right side is drawn per trial;
 - ties are broken by a ``numpy.random.Generator`` seeded from the study seed, the rater and the
   number of trials already issued to the rater, so a schedule can be replayed.
+
+The store does not hand every cell to :func:`choose`: it reads the cells in order of
+(trials, random draw) and stops after the rater's own trials plus a window, which always
+holds the least-served cells the rater has not seen (see ``arena.store.cells``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Cell", "Choice", "cells_for", "choose", "rater_rng"]
+__all__ = ["Cell", "Choice", "arrange", "cells_for", "choose", "rater_rng", "seed_for"]
 
 
 class Cell(NamedTuple):
@@ -89,32 +95,17 @@ def rater_rng(study_seed: int, rater: str, issued: int) -> np.random.Generator:
     return np.random.default_rng([study_seed & 0xFFFFFFFFFFFFFFFF, digest, issued])
 
 
-def _least(pool: Sequence, counts: Mapping, rng: np.random.Generator):
-    """A uniformly drawn item among those with the lowest count (``pool`` order is kept, so
-    the draw is reproducible for a given generator)."""
-    get = counts.get
-    low = min(get(i, 0) for i in pool)
-    best = [i for i in pool if get(i, 0) == low]
-    return best[int(rng.integers(len(best)))]
-
-
 def choose(
-    cells: Mapping[Cell, Sequence[int]],
-    counts: Mapping[Cell, int],
-    seed_counts: Mapping[tuple[str, tuple[str, str]], Mapping[int, int]],
+    candidates: Iterable[tuple[Cell, int]],
     seen: Collection[Cell],
     rng: np.random.Generator,
-) -> Choice | None:
-    """Pick the next trial for one rater.
+) -> Cell | None:
+    """The least-served cell this rater has not seen, ties drawn uniformly.
 
     Parameters
     ----------
-    cells
-        ``Cell -> seeds`` as built by :func:`cells_for`; its order makes draws reproducible.
-    counts
-        Trials per cell over all raters, answered and outstanding.
-    seed_counts
-        ``(prompt, pair) -> {seed: trials}`` over all raters and questions.
+    candidates
+        ``(cell, trials issued for it)`` pairs; their order makes draws reproducible.
     seen
         Cells already issued to this rater.
     rng
@@ -122,15 +113,31 @@ def choose(
 
     Returns
     -------
-    Choice or None
-        ``None`` when the rater has seen every cell.
+    Cell or None
+        ``None`` when every candidate was seen.
     """
-    eligible = [c for c in cells if c not in seen]
+    eligible = [(cell, n) for cell, n in candidates if cell not in seen]
     if not eligible:
         return None
-    cell = _least(eligible, counts, rng)
-    seed = _least(cells[cell], seed_counts.get((cell.prompt, cell.pair), {}), rng)
+    low = min(n for _, n in eligible)
+    best = [cell for cell, n in eligible if n == low]
+    return best[int(rng.integers(len(best)))]
+
+
+def seed_for(seeds: Sequence[int], issued: int, offset: int = 0) -> int:
+    """The seed of a cell's trial number ``issued`` (0-based): the seeds take turns.
+
+    ``offset`` (the question's position) starts each question of a (prompt, pair) at another
+    seed, so that a pair's images are used evenly across questions too.
+    """
+    return seeds[(issued + offset) % len(seeds)]
+
+
+def arrange(
+    cell: Cell, seeds: Sequence[int], issued: int, offset: int, rng: np.random.Generator
+) -> Choice:
+    """The trial for ``cell``: its seed by :func:`seed_for` and a random side for each model."""
     a, b = cell.pair
     if rng.random() < 0.5:
         a, b = b, a
-    return Choice(cell=cell, seed=seed, left=a, right=b)
+    return Choice(cell=cell, seed=seed_for(seeds, issued, offset), left=a, right=b)

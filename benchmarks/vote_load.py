@@ -82,7 +82,10 @@ def free_port() -> int:
 async def rater(
     http: httpx.AsyncClient, name: str, interval: float, until: float, out: dict
 ) -> None:
-    got = (await http.post("run/start", json={"data": [name]})).json()["data"]
+    # A page sends its session hash with every event; without it Gradio rebuilds the
+    # session state on each request.
+    session = {"session_hash": f"s-{name}"}
+    got = (await http.post("run/start", json={"data": [name], **session})).json()["data"]
     rid, token = got[0], got[1]
     # Spread the first votes so raters do not arrive in lock-step.
     await asyncio.sleep(random.uniform(0, interval))
@@ -90,7 +93,8 @@ async def rater(
         t0 = time.perf_counter()
         try:
             response = await http.post(
-                "run/vote", json={"data": [rid, token, random.choice(["left", "right"]), 900.0]}
+                "run/vote",
+                json={"data": [rid, token, random.choice(["left", "right"]), 900.0], **session},
             )
             data = response.json().get("data") if response.status_code == 200 else None
         except httpx.HTTPError:

@@ -2,28 +2,35 @@
 
 The scheduler needs to know every (prompt, model, seed) image on every trial; reading the whole
 images table per vote would dominate the hot path, so the store keeps this catalog and checks a
-cheap stamp (row count and highest id of the study's images) to know when to rebuild it.
+cheap stamp (the highest image id of the database: images are only ever added) to know when to
+rebuild it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from arena.schedule import Cell, cells_for
+from arena.store.queries import IMAGES_STAMP
 from arena.store.schema import ImageRow, ModelRow, PromptRow
-from arena.store.types import ImageRef
+from arena.store.types import ImageRef, TrialView
 
-__all__ = ["Catalog", "catalog_stamp", "load_catalog"]
+if TYPE_CHECKING:
+    from arena.store.cells import CellTable
+    from arena.study import Study
+
+__all__ = ["Catalog", "catalog_stamp", "load_catalog", "trial_view"]
 
 
 @dataclass
 class Catalog:
     """Images and prompts of one study, keyed the ways the store looks them up."""
 
-    stamp: tuple[int, int]
+    stamp: int
     by_key: dict[tuple[str, str, int], int]  # (prompt key, model name, seed) -> image id
     refs: dict[int, ImageRef]  # image id -> ref
     prompt_pk: dict[str, int]  # prompt key -> prompts.id
@@ -31,6 +38,10 @@ class Catalog:
     prompt_text: dict[int, str]  # prompts.id -> text
     model_name: dict[int, str]  # models.id -> name
     files: dict[str, str]  # relative path or sha256 -> relative path (what the image route serves)
+    image_model: dict[int, int] = field(default_factory=dict)  # image id -> models.id
+    #: Per (models, questions): the store's cell table, set once its cell_counts rows are
+    #: known to exist; a new catalog (after an ingest) starts without any.
+    tables: dict[tuple, CellTable] = field(default_factory=dict)
     _cells: dict[tuple, tuple[dict[Cell, tuple[int, ...]], dict[tuple, Cell]]] = field(
         default_factory=dict
     )
@@ -58,19 +69,15 @@ class Catalog:
         return self._cells[key]
 
 
-def catalog_stamp(conn: Connection, study_id: int) -> tuple[int, int]:
-    """(number of images, highest image id): changes whenever ingest adds images."""
-    row = conn.execute(
-        select(func.count(ImageRow.id), func.coalesce(func.max(ImageRow.id), 0)).where(
-            ImageRow.study_id == study_id
-        )
-    ).one()
-    return int(row[0]), int(row[1])
+def catalog_stamp(conn: Connection) -> int:
+    """The highest image id: changes whenever ingest adds images (to any study; a rebuild for
+    another study's images is rare and harmless, and this reads one index entry per vote)."""
+    return int(conn.scalar(IMAGES_STAMP) or 0)
 
 
 def load_catalog(conn: Connection, study_id: int) -> Catalog:
     """Read one study's images and prompts."""
-    stamp = catalog_stamp(conn, study_id)
+    stamp = catalog_stamp(conn)
     prompts = conn.execute(
         select(PromptRow.id, PromptRow.key, PromptRow.text).where(PromptRow.study_id == study_id)
     ).all()
@@ -104,5 +111,21 @@ def load_catalog(conn: Connection, study_id: int) -> Catalog:
         cat.by_key[(prompt_key[prompt_pk], model, seed)] = image_id
         cat.refs[image_id] = ImageRef(path=path, sha256=sha, width=width, height=height)
         cat.model_name[model_id] = model
+        cat.image_model[image_id] = model_id
         cat.files[path] = cat.files[sha] = path
     return cat
+
+
+def trial_view(
+    cat: Catalog, study: Study, token: str, prompt_pk: int, question: str, left: int, right: int
+) -> TrialView:
+    """What the page shows of one trial (images by id, prompt and question text)."""
+    text = next((x.text for x in study.questions if x.id == question), question)
+    return TrialView(
+        token=token,
+        prompt=cat.prompt_text[prompt_pk],
+        question=question,
+        question_text=text,
+        left=cat.refs[left],
+        right=cat.refs[right],
+    )

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -32,6 +33,7 @@ __all__ = [
     "RaterRow",
     "TrialRow",
     "VoteRow",
+    "CellCountRow",
     "CHOICES",
     "RATER_SOURCES",
 ]
@@ -161,3 +163,34 @@ class VoteRow(Base):
     choice: Mapped[str] = mapped_column(String(20))
     decision_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CellCountRow(Base):
+    """Trials issued per scheduling cell (prompt, unordered model pair, question).
+
+    Derived data: ``n`` is the number of trials of the cell, kept in step with ``trials`` by
+    the store in the transaction that inserts each trial (``n = n + 1``, which stays right with
+    several server processes on PostgreSQL too), so the scheduler reads the few least-served
+    rows through ``ix_cell_counts_pick`` instead of counting every trial per vote. ``draw`` is
+    a random number redrawn on every increment: ordering by ``(n, draw)`` gives each round of
+    the study a fresh random order of its cells. ``active`` marks the cells of the study's
+    current models and questions. The store creates the rows (and recomputes ``n`` from
+    ``trials`` for a database written before this table existed) when it first schedules.
+    """
+
+    __tablename__ = "cell_counts"
+    __table_args__ = (
+        UniqueConstraint("study_id", "prompt_id", "model_lo", "model_hi", "question"),
+        Index("ix_cell_counts_pick", "study_id", "active", "n", "draw"),
+        CheckConstraint("model_lo < model_hi", name="ck_cell_counts_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"))
+    model_lo: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    model_hi: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    question: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    draw: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import secrets
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
-from arena.schedule import Cell, Choice, choose, rater_rng
-from arena.store import frames
+from arena.schedule import arrange, choose, rater_rng
+from arena.store import frames, votes
 from arena.store import queries as q
-from arena.store.catalog import Catalog, catalog_stamp, load_catalog
+from arena.store.catalog import Catalog, catalog_stamp, load_catalog, trial_view
+from arena.store.cells import DRAW_RANGE, WINDOW, CellTable, ensure_cells
 from arena.store.engine import IMMEDIATE, make_engine
 from arena.store.schema import Base, RaterRow, StudyRow, TrialRow, VoteRow
 from arena.store.types import Progress, RaterIdentity, TrialView, VoteReceipt, VoteRefused
@@ -27,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["Store", "TRIAL_KIND"]
 
 TRIAL_KIND = "2afc"
-_MAX_TOKEN = 100
 
 
 class Store:
@@ -35,12 +32,15 @@ class Store:
 
     Tables are created on construction. The store caches study ids and a per-study image
     catalog in the instance (never at module level), so one store serves one process.
+    ``serialized`` is True where the database runs one write transaction at a time (SQLite).
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._writer = self.engine.execution_options(**{IMMEDIATE: True})
+        # SQLite serialises writers (BEGIN IMMEDIATE): no race between a check and a write.
+        self.serialized = self.engine.dialect.name == "sqlite"
         Base.metadata.create_all(self.engine)
         self._study_ids: dict[str, int] = {}
         self._catalogs: dict[int, Catalog] = {}
@@ -82,7 +82,7 @@ class Store:
     def catalog(self, conn: Connection, study_id: int) -> Catalog:
         """The study's image catalog, rebuilt when ingest has added images since."""
         cached = self._catalogs.get(study_id)
-        if cached is None or cached.stamp != catalog_stamp(conn, study_id):
+        if cached is None or cached.stamp != catalog_stamp(conn):
             cached = self._catalogs[study_id] = load_catalog(conn, study_id)
         return cached
 
@@ -160,94 +160,104 @@ class Store:
             row = conn.execute(q.RATER, {"sid": sid, "rater": rater}).first()
             if row is None:
                 raise VoteRefused("This rater is not known; open the study link again.")
-            rater_pk, source = row
-            cat = self.catalog(conn, sid)
-            cells, index = cat.cells(tuple(study.models), tuple(x.id for x in study.questions))
-            total = min(study.quota, len(cells))
-            answered, pending = conn.execute(q.RATER_PROGRESS, {"rater_pk": rater_pk}).one()
+            progress, made = self._next(conn, study, sid, rater, *row)
+        _remember(made)
+        return progress
 
-            def progress(trial: TrialView | None) -> Progress:
-                return Progress(rater, source, int(answered), max(total, answered), trial)
+    def vote_and_next(
+        self, study: Study, rater: str, token: str, choice: str, decision_ms: float
+    ) -> tuple[VoteReceipt, Progress]:
+        """:meth:`record_vote` then :meth:`next_trial`, in one transaction (the hot path).
 
-            if pending is not None:
-                token, prompt_pk, question, left, right = conn.execute(
-                    q.TRIAL, {"trial_id": pending}
-                ).one()
-                return progress(self._view(study, cat, token, prompt_pk, question, left, right))
-            if answered >= study.quota:
-                return progress(None)
-            pick = self._pick(conn, study, sid, rater, rater_pk, cells, index)
-            if pick is None:
-                return progress(None)
-            values = {
+        A refused vote raises :class:`VoteRefused` and writes nothing, as ``record_vote`` does;
+        an accepted one is committed together with the next trial it leads to.
+        """
+        ms = votes.checked(study, token, choice, decision_ms)
+        with self.begin(write=True) as conn:
+            sid = self.study_id(study.name, conn)
+            receipt, rater_pk, source = votes.record(
+                conn, sid, rater, token, choice, ms, self.serialized
+            )
+            progress, made = self._next(conn, study, sid, rater, rater_pk, source)
+        _remember(made)
+        return receipt, progress
+
+    def prepare(self, study: Study) -> bool:
+        """Build the study's catalog and scheduling cells now (at server start), rather than
+        on the first rater's request; ``False`` when the study has not been ingested."""
+        try:
+            sid = self.study_id(study.name)
+        except KeyError:
+            return False
+        with self.begin(write=True) as conn:
+            made = self._cells(conn, study, sid)[2]
+        _remember(made)
+        return True
+
+    def _cells(self, conn: Connection, study: Study, sid: int) -> tuple[Catalog, CellTable, _Made]:
+        """The catalog and the cell table of the study's models and questions.
+
+        A cell table made here is also returned as ``made``: the caller caches it only once the
+        transaction has committed (its rows would be gone after a rollback).
+        """
+        cat = self.catalog(conn, sid)
+        key = (tuple(study.models), tuple(x.id for x in study.questions))
+        table = cat.tables.get(key)
+        if table is not None:
+            return cat, table, None
+        cells, index = cat.cells(*key)
+        table = ensure_cells(conn, sid, cells, index, key[1], study.seed)
+        return cat, table, (cat, key, table)
+
+    def _next(
+        self, conn: Connection, study: Study, sid: int, rater: str, rater_pk: int, source: str
+    ) -> tuple[Progress, _Made]:
+        """The rater's progress and trial to show, issuing one when none is pending."""
+        cat, table, made = self._cells(conn, study, sid)
+        total = min(study.quota, len(table.seeds))
+        trials = conn.execute(q.RATER_TRIALS, {"sid": sid, "rater_pk": rater_pk}).all()
+        answered = sum(1 for t in trials if t[6] is not None)
+
+        def progress(trial: TrialView | None) -> Progress:
+            return Progress(rater, source, answered, max(total, answered), trial)
+
+        pending = next((t for t in trials if t[6] is None), None)
+        if pending is not None:
+            return progress(trial_view(cat, study, *pending[1:6])), made
+        if answered >= study.quota:
+            return progress(None), made
+        models, index = cat.image_model, table.index
+        seen = set()
+        for _, _, prompt_pk, question, left, right, _ in trials:
+            a, b = sorted((models[left], models[right]))
+            seen.add(index.get((prompt_pk, a, b, question)))
+        rng = rater_rng(study.seed, rater, len(trials))
+        # k covers every cell the rater has seen plus a window of unseen ones (see cells.py).
+        rows = conn.execute(q.LEAST_SERVED, {"sid": sid, "k": len(trials) + WINDOW}).all()
+        cell = choose(table.candidates(rows), seen, rng)
+        if cell is None:
+            return progress(None), made
+        draw = int(rng.integers(DRAW_RANGE))
+        n = conn.execute(q.BUMP_CELL, {"cell_id": table.row_id[cell], "draw": draw}).scalar_one()
+        pick = arrange(cell, table.seeds[cell], n - 1, table.offset[cell.question], rng)
+        prompt_pk = cat.prompt_pk[cell.prompt]
+        left = cat.by_key[(cell.prompt, pick.left, pick.seed)]
+        right = cat.by_key[(cell.prompt, pick.right, pick.seed)]
+        token = secrets.token_urlsafe(24)
+        conn.execute(
+            q.INSERT_TRIAL,
+            {
                 "study_id": sid,
                 "rater_id": rater_pk,
-                "prompt_id": cat.prompt_pk[pick.cell.prompt],
-                "question": pick.cell.question,
+                "prompt_id": prompt_pk,
+                "question": cell.question,
                 "kind": TRIAL_KIND,
-                "left_image_id": cat.by_key[(pick.cell.prompt, pick.left, pick.seed)],
-                "right_image_id": cat.by_key[(pick.cell.prompt, pick.right, pick.seed)],
-                "token": secrets.token_urlsafe(24),
-            }
-            conn.execute(q.INSERT_TRIAL, values)
-            return progress(
-                self._view(
-                    study,
-                    cat,
-                    values["token"],
-                    values["prompt_id"],
-                    values["question"],
-                    values["left_image_id"],
-                    values["right_image_id"],
-                )
-            )
-
-    @staticmethod
-    def _pick(
-        conn: Connection,
-        study: Study,
-        sid: int,
-        rater: str,
-        rater_pk: int,
-        cells: dict[Cell, tuple[int, ...]],
-        index: dict[tuple[int, int, int, str], Cell],
-    ) -> Choice | None:
-        """Fetch every cell's count in one grouped query and let the scheduler choose."""
-        rows = conn.execute(q.CELL_COUNTS, {"sid": sid, "rater_pk": rater_pk}).all()
-        counts: dict[Cell, int] = defaultdict(int)
-        seed_counts: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        seen: set[Cell] = set()
-        issued = 0
-        for prompt_pk, lo, hi, question, seed, n, n_mine in rows:
-            issued += n_mine or 0
-            cell = index.get((prompt_pk, lo, hi, question))
-            if cell is None:  # a model or question the study no longer has
-                continue
-            counts[cell] += n
-            seed_counts[(cell.prompt, cell.pair)][seed] += n
-            if n_mine:
-                seen.add(cell)
-        return choose(cells, counts, seed_counts, seen, rater_rng(study.seed, rater, issued))
-
-    @staticmethod
-    def _view(
-        study: Study,
-        cat: Catalog,
-        token: str,
-        prompt_pk: int,
-        question: str,
-        left_id: int,
-        right_id: int,
-    ) -> TrialView:
-        texts = {x.id: x.text for x in study.questions}
-        return TrialView(
-            token=token,
-            prompt=cat.prompt_text[prompt_pk],
-            question=question,
-            question_text=texts.get(question, question),
-            left=cat.refs[left_id],
-            right=cat.refs[right_id],
+                "left_image_id": left,
+                "right_image_id": right,
+                "token": token,
+            },
         )
+        return progress(trial_view(cat, study, token, prompt_pk, cell.question, left, right)), made
 
     # ------------------------------------------------------------------ votes
     def record_vote(
@@ -265,47 +275,10 @@ class Store:
             For an unknown token, another rater's trial, a response the study does not offer, or
             a decision time that is not a finite non-negative number.
         """
-        if choice not in study.choices:
-            allowed = ", ".join(study.choices)
-            raise VoteRefused(f"'{choice}' is not a response this study accepts ({allowed}).")
-        try:
-            ms = float(decision_ms)
-        except (TypeError, ValueError):
-            ms = math.nan
-        if not math.isfinite(ms) or ms < 0:
-            raise VoteRefused("The decision time must be a finite, non-negative number of ms.")
-        if not token or len(token) > _MAX_TOKEN:
-            raise VoteRefused("This trial is not known; reload the page to continue.")
+        ms = votes.checked(study, token, choice, decision_ms)
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            found = self._find_trial(conn, sid, token)
-            if found is None:
-                raise VoteRefused("This trial is not known; reload the page to continue.")
-            trial_id, owner, old = found
-            if owner != rater:
-                raise VoteRefused("This trial was issued to another rater.")
-            if old is not None:
-                return VoteReceipt(trial_id, old[0], old[1], recorded=False)
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        q.INSERT_VOTE, {"trial_id": trial_id, "choice": choice, "decision_ms": ms}
-                    )
-            except IntegrityError:
-                # A concurrent duplicate won the race (possible on PostgreSQL); it stands.
-                found = self._find_trial(conn, sid, token)
-                if found is None or found[2] is None:
-                    raise
-                return VoteReceipt(trial_id, found[2][0], found[2][1], recorded=False)
-        return VoteReceipt(trial_id, choice, ms, recorded=True)
-
-    @staticmethod
-    def _find_trial(conn: Connection, sid: int, token: str):
-        row = conn.execute(q.FIND_TRIAL, {"token": token, "sid": sid}).first()
-        if row is None:
-            return None
-        trial_id, owner, choice, ms = row
-        return trial_id, owner, (None if choice is None else (choice, ms))
+            return votes.record(conn, sid, rater, token, choice, ms, self.serialized)[0]
 
     # ------------------------------------------------------------------ analysis
     def comparisons(self, study_name: str) -> pd.DataFrame:
@@ -317,3 +290,13 @@ class Store:
         """Mean generation latency (ms) per model, from the ingested images."""
         with self.begin() as conn:
             return frames.latencies(conn, study_name)
+
+
+_Made = tuple[Catalog, tuple, CellTable] | None
+
+
+def _remember(made: _Made) -> None:
+    """Cache a cell table in its catalog, after the transaction that made its rows committed."""
+    if made is not None:
+        cat, key, table = made
+        cat.tables[key] = table

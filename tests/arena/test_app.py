@@ -179,3 +179,35 @@ def test_page_route_reads_the_rater_from_the_url(arena) -> None:
     with store.begin() as conn:
         row = conn.execute(RaterRow.__table__.select().where(RaterRow.external_id == "W42")).one()
     assert (row.source, row.panel_assignment_id) == ("mturk", "A7")
+
+
+def test_vote_takes_raw_values_and_refuses_malformed_ones(arena) -> None:
+    """The vote event skips Gradio's preprocessing, so the store sees what the client sent."""
+    base, study, store = arena
+    with httpx.Client(base_url=base + "gradio_api/") as http:
+        got = http.post("run/start", json={"data": ["rawer"], "session_hash": "raw"}).json()
+        rater, token = got["data"][:2]
+        before = store.counts()
+        for args, needle in [
+            ([rater, 12345, "left", 10.0], "not known"),
+            ([rater, None, "left", 10.0], "not known"),
+            ([rater, token, ["left"], 10.0], "not a response"),
+            ([rater, token, "left", "soon"], "decision time"),
+            ([rater, token, "left", None], "decision time"),
+            ([None, token, "left", 10.0], "another rater"),
+        ]:
+            reply = http.post("run/vote", json={"data": args, "session_hash": "raw"})
+            assert needle in reply.text and "Traceback" not in reply.text, (args, reply.text)
+        assert store.counts() == before
+        ok = http.post("run/vote", json={"data": [rater, token, "left", 12.5]}).json()["data"]
+    # Exactly the five documented outputs: no layout update rides along.
+    assert len(ok) == 5 and ok[0] == rater and ok[1] != token and ok[3] == f"1 / {study.quota}"
+    assert ok[4] is False and 'class="arena-pair"' in ok[2]
+
+
+def test_buttons_show_only_next_to_a_trial(arena) -> None:
+    base, *_ = arena
+    with httpx.Client(base_url=base) as http:
+        css = http.get("config").json()["css"]
+    # The rule that hides the buttons while loading and on the completion screen.
+    assert ":not(:has(#arena-trial .arena-pair)) #arena-buttons" in css

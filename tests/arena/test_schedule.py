@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from arena.ingest import ingest
-from arena.schedule import Cell, cells_for, choose, rater_rng
+from arena.schedule import Cell, arrange, cells_for, choose, rater_rng, seed_for
 from arena.store import RaterIdentity, Store
 
 
@@ -18,26 +18,25 @@ def test_cells_need_a_common_seed() -> None:
 
 
 def test_choose_prefers_least_served_unseen_cells_and_is_reproducible() -> None:
-    cells = {Cell(p, ("a", "b"), "q"): (0, 1) for p in ("p1", "p2", "p3")}
-    counts = {Cell("p1", ("a", "b"), "q"): 2, Cell("p2", ("a", "b"), "q"): 1}
-    seen = {Cell("p3", ("a", "b"), "q")}
-    picks = {choose(cells, counts, {}, seen, rater_rng(1, "r", 0)) for _ in range(3)}
-    assert len(picks) == 1
-    (pick,) = picks
-    assert pick.cell.prompt == "p2" and {pick.left, pick.right} == {"a", "b"}
-    assert choose(cells, counts, {}, set(cells), rater_rng(1, "r", 0)) is None
+    p1, p2, p3, p4 = (Cell(p, ("a", "b"), "q") for p in ("p1", "p2", "p3", "p4"))
+    candidates = [(p3, 0), (p2, 1), (p4, 1), (p1, 2)]
+    picks = [choose(candidates, {p3}, rater_rng(1, "r", i)) for i in range(40)]
+    assert set(picks) == {p2, p4}  # p3 was seen; p1 is served more
+    again = [choose(candidates, {p3}, rater_rng(1, "r", i)) for i in range(40)]
+    assert again == picks
+    assert choose(candidates, {p1, p2, p3, p4}, rater_rng(1, "r", 0)) is None
+    assert choose([], set(), rater_rng(1, "r", 0)) is None
 
 
-def test_seed_and_side_are_balanced() -> None:
-    cells = {Cell("p1", ("a", "b"), "q"): (0, 1, 2)}
-    seed_counts: dict = {("p1", ("a", "b")): Counter()}
-    lefts = Counter()
-    for i in range(300):
-        c = choose(cells, {}, seed_counts, set(), rater_rng(0, f"r{i}", 0))
-        seed_counts[("p1", ("a", "b"))][c.seed] += 1
-        lefts[c.left] += 1
-    assert set(seed_counts[("p1", ("a", "b"))].values()) == {100}
-    assert 110 < lefts["a"] < 190
+def test_seeds_take_turns_within_a_cell_and_sides_are_random() -> None:
+    cell = Cell("p1", ("a", "b"), "q")
+    picks = [arrange(cell, (0, 1, 2), n, 0, rater_rng(0, f"r{n}", 0)) for n in range(300)]
+    assert Counter(c.seed for c in picks) == {0: 100, 1: 100, 2: 100}
+    assert [c.seed for c in picks[:4]] == [0, 1, 2, 0]
+    # Each question of a (prompt, pair) starts its turns at another seed.
+    assert [seed_for((0, 1, 2), 0, q) for q in range(3)] == [0, 1, 2]
+    lefts = Counter(c.left for c in picks)
+    assert 110 < lefts["a"] < 190 and all({c.left, c.right} == {"a", "b"} for c in picks)
 
 
 @pytest.fixture
@@ -73,8 +72,10 @@ def test_many_raters_fill_cells_evenly_and_never_repeat(three_models) -> None:
     assert len(cells) == 30 and max(cells.values()) - min(cells.values()) <= 1
     df = store.comparisons(study.name)
     assert len(df) == 13 * study.quota
-    seeds = Counter(df["seed"])
-    assert abs(seeds[0] - seeds[1]) <= 15  # seeds balanced within each (prompt, pair)
+    pairs = [tuple(sorted(ab)) for ab in zip(df["model_a"], df["model_b"], strict=True)]
+    seeds = Counter(zip(df["prompt"], pairs, df["question"], df["seed"], strict=True))
+    assert len(seeds) == 60  # 30 cells x 2 seeds
+    assert max(seeds.values()) - min(seeds.values()) <= 1  # seeds take turns in every cell
     lefts = Counter(df["model_a"])
     assert min(lefts.values()) > 0.2 * len(df)  # sides randomised
 

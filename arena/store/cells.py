@@ -1,0 +1,133 @@
+"""The scheduler's view of the ``cell_counts`` table: create its rows once, then pick cheaply.
+
+Per vote the store reads the rater's own trials (at most the quota) and the ``k`` least-served
+cells of the study, ``k`` = the rater's trials + :data:`WINDOW`. Among any ``k`` cells at most
+``len(seen)`` were seen by the rater, so at least ``WINDOW`` unseen cells are read whenever the
+study has them, and the least-served unseen cell of the whole study is always among them: the
+pick is exact, and it costs O(quota + log cells) whatever the number of votes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from arena.schedule import Cell
+from arena.store import queries as q
+from arena.store.schema import CellCountRow
+
+__all__ = ["CellTable", "DRAW_RANGE", "WINDOW", "ensure_cells"]
+
+#: Unseen least-served cells read beyond the rater's own trials. Ties among them are drawn by
+#: the rater's generator; a few are enough, since ``draw`` already shuffles each round.
+WINDOW = 16
+#: ``draw`` values are uniform in [0, DRAW_RANGE) (fits a 32-bit INTEGER everywhere).
+DRAW_RANGE = 1 << 30
+
+DbKey = tuple[int, int, int, str]  # (prompts.id, lower models.id, higher models.id, question)
+
+
+@dataclass(frozen=True)
+class CellTable:
+    """The study's schedulable cells and their ``cell_counts`` rows, for one process."""
+
+    by_id: dict[int, Cell]  # cell_counts.id -> cell (active rows only)
+    row_id: dict[Cell, int]  # cell -> cell_counts.id
+    seeds: dict[Cell, tuple[int, ...]]  # cell -> seeds both images exist for
+    index: dict[DbKey, Cell]  # database key -> cell
+    offset: dict[str, int]  # question -> its position (where its seed rotation starts)
+
+    def candidates(self, rows: Iterable[Sequence[int]]) -> list[tuple[Cell, int]]:
+        """``(cell, n)`` of :data:`~arena.store.queries.LEAST_SERVED` rows, in their order."""
+        by_id = self.by_id
+        # A row of a cell another process activated after this table was built is skipped.
+        return [(by_id[rid], n) for rid, n in rows if rid in by_id]
+
+
+def ensure_cells(
+    conn: Connection,
+    sid: int,
+    cells: Mapping[Cell, tuple[int, ...]],
+    index: Mapping[DbKey, Cell],
+    questions: Sequence[str],
+    study_seed: int,
+) -> CellTable:
+    """Create the missing ``cell_counts`` rows of ``cells`` and mark exactly them active.
+
+    A missing row gets ``n`` counted from the trials already issued for its cell (non-zero
+    only for a database written before this table existed), so opening such a database needs
+    no migration step. Runs once per process (and after an ingest adds images), not per vote.
+    Two processes starting at once on PostgreSQL may both insert; the loser retries once, when
+    the winner's rows are committed.
+    """
+    for attempt in range(2):
+        try:
+            with conn.begin_nested():
+                return _ensure(conn, sid, cells, index, questions, study_seed)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ensure(
+    conn: Connection,
+    sid: int,
+    cells: Mapping[Cell, tuple[int, ...]],
+    index: Mapping[DbKey, Cell],
+    questions: Sequence[str],
+    study_seed: int,
+) -> CellTable:
+    c = CellCountRow
+    read = select(c.id, c.prompt_id, c.model_lo, c.model_hi, c.question, c.active).where(
+        c.study_id == sid
+    )
+    have = {(p, lo, hi, qn): (rid, active) for rid, p, lo, hi, qn, active in conn.execute(read)}
+    missing = [key for key in index if key not in have]
+    if missing:
+        done = {
+            (p, lo, hi, qn): n for p, lo, hi, qn, n in conn.execute(q.TRIALS_PER_CELL, {"sid": sid})
+        }
+        # Seeded by the study, so a replayed study starts from the same order of cells.
+        draws = np.random.default_rng([study_seed & 0xFFFFFFFFFFFFFFFF, sid]).integers(
+            DRAW_RANGE, size=len(missing)
+        )
+        conn.execute(
+            insert(c),
+            [
+                {
+                    "study_id": sid,
+                    "prompt_id": p,
+                    "model_lo": lo,
+                    "model_hi": hi,
+                    "question": qn,
+                    "n": done.get((p, lo, hi, qn), 0),
+                    "draw": int(draw),
+                    "active": True,
+                }
+                for (p, lo, hi, qn), draw in zip(missing, draws, strict=True)
+            ],
+        )
+        have = {(p, lo, hi, qn): (rid, a) for rid, p, lo, hi, qn, a in conn.execute(read)}
+    # Cells of models or questions the study no longer has must not sit at the front of the
+    # pick forever; cells that came back are active again.
+    flips = [
+        {"rid": rid, "on": key in index}
+        for key, (rid, active) in have.items()
+        if bool(active) != (key in index)
+    ]
+    if flips:
+        stmt = update(c).where(c.id == bindparam("rid")).values(active=bindparam("on"))
+        conn.execute(stmt, flips)
+    by_id = {rid: index[key] for key, (rid, _) in have.items() if key in index}
+    return CellTable(
+        by_id=by_id,
+        row_id={cell: rid for rid, cell in by_id.items()},
+        seeds=dict(cells),
+        index=dict(index),
+        offset={qn: i for i, qn in enumerate(questions)},
+    )
