@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -180,3 +182,36 @@ def launched(make_study, tmp_path: Path):
 def serve_app() -> Callable[..., contextlib.AbstractContextManager[str]]:
     """:func:`running` for tests that manage a server's lifetime themselves."""
     return running
+
+
+#: A PostgreSQL server's admin URL (``…/postgres``); .ci/run starts one and sets it.
+PG_ENV = "T2I_ARENA_PG_URL"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: an SQLite file, or a new database on the PostgreSQL server.
+
+    PostgreSQL runs where ``T2I_ARENA_PG_URL`` is set; it is skipped elsewhere, except under CI
+    (``CI`` set), where a missing server is a failure, not a skip.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'arena.db'}"
+        return
+    admin_url = os.environ.get(PG_ENV)
+    if not admin_url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{PG_ENV} is not set; .ci/run starts PostgreSQL and sets it.")
+        pytest.skip(f"set {PG_ENV} to a PostgreSQL admin URL to run this against PostgreSQL")
+    import sqlalchemy as sa
+
+    name = f"arena_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()

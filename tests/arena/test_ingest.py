@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -14,8 +13,8 @@ from models.manifest import MANIFEST_NAME, sha256_file
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+def store(db_url: str):
+    s = Store.open(db_url)
     yield s
     s.close()
 

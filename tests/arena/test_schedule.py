@@ -40,7 +40,7 @@ def test_seeds_take_turns_within_a_cell_and_sides_are_random() -> None:
 
 
 @pytest.fixture
-def three_models(make_study, tmp_path):
+def three_models(make_study, db_url):
     study, prompts = make_study(
         models=("alpha", "beta", "gamma"),
         n_prompts=5,
@@ -48,7 +48,7 @@ def three_models(make_study, tmp_path):
         quota=7,
         questions=(("quality", "Better?"), ("alignment", "Closer to the text?")),
     )
-    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    store = Store.open(db_url)
     ingest(store, study, prompts)
     yield study, store
     store.close()

@@ -11,16 +11,16 @@ from arena.store import COMPARISON_COLUMNS, RaterIdentity, Store, VoteRefused
 
 
 @pytest.fixture
-def served(make_study, tmp_path):
+def served(make_study, db_url):
     study, prompts = make_study(tie=True)
-    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    store = Store.open(db_url)
     ingest(store, study, prompts)
     yield study, store
     store.close()
 
 
-def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(served) -> None:
-    _, store = served
+def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'pragmas.db'}")
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
