@@ -6,6 +6,7 @@ import pandas as pd
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
 
+from analysis.frame import COLUMNS
 from arena.store.schema import (
     ImageRow,
     ModelRow,
@@ -18,19 +19,9 @@ from arena.store.schema import (
 
 __all__ = ["COMPARISON_COLUMNS", "OUTCOMES", "comparisons", "latencies"]
 
-#: The Comparisons DataFrame contract of DESIGN.md, in order.
-COMPARISON_COLUMNS = (
-    "model_a",
-    "model_b",
-    "outcome",
-    "rater",
-    "prompt",
-    "category",
-    "question",
-    "kind",
-    "decision_ms",
-    "seed",
-)
+#: The Comparisons DataFrame contract of DESIGN.md, in order; its consumer, ``analysis``,
+#: owns the definition (arena may import analysis, never the reverse).
+COMPARISON_COLUMNS = COLUMNS
 #: Stored choice -> outcome; model a is always the left image's model.
 OUTCOMES = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 
