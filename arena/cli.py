@@ -219,6 +219,18 @@ def _comparisons(
     return store.comparisons(study.name), study.title, store.latencies(study.name)
 
 
+def _display_names(study_path: Path) -> dict[str, str]:
+    """Card display names of the study's models (cards that no longer load are left out)."""
+    from models.cards import CardError, load_cards
+
+    study = load_study(study_path)
+    try:
+        cards = load_cards(study.cards_dir)
+    except CardError:
+        return {}
+    return {m: cards[m].display_name for m in study.models if m in cards}
+
+
 @cli.command()
 @click.option(
     "--study",
@@ -273,12 +285,19 @@ def report(
 ) -> None:
     """Rate the models from the votes; write report.html and CSV files."""
     df, title, latency = _comparisons(study_path, comparisons, database)
+    names = _display_names(study_path) if study_path else None
     from analysis.report import analyze, write_report
 
     if len(df) == 0:
         raise click.ClickException("There are no votes yet; nothing to report.")
     result = analyze(
-        df, seed=seed, n_boot=n_boot, tie_mode=ties, cluster=cluster, latency_ms=latency
+        df,
+        seed=seed,
+        n_boot=n_boot,
+        tie_mode=ties,
+        cluster=cluster,
+        latency_ms=latency,
+        display_names=names,
     )
     if out is None:
         out = (study_path.resolve().parent if study_path else Path.cwd()) / "report"

@@ -21,6 +21,8 @@ import httpx
 import pytest
 from gradio_client import Client
 
+from models.cards import load_cards
+
 ROOT = Path(__file__).resolve().parents[2]
 ARENA = [sys.executable, "-m", "arena.cli"]
 MODELS = ("tiny-sdxl-1step", "tiny-sdxl-4step")
@@ -154,11 +156,12 @@ def test_raters_vote_and_the_report_ranks_what_they_preferred(served, tmp_path: 
         assert q["n_raters"] == len(raters)
     assert sum(report["questions"][q]["n_votes"] for q in ("quality", "alignment")) == 18
     html = (out / "report.html").read_text()
-    assert '<script src="http' not in html and PREFERRED in html
+    assert '<script src="http' not in html
+    assert load_cards()[PREFERRED].display_name in html  # the card's name, not its id
     assert list(out.glob("*.csv"))
 
     table = arena("report", "--study", str(study), "--out", str(out), "--bootstrap", "200")
-    assert PREFERRED in table.stdout and "report.html" in table.stdout
+    assert load_cards()[PREFERRED].display_name in table.stdout and "report.html" in table.stdout
 
     exported = tmp_path / "votes.csv"
     arena("export", "--study", str(study), "--out", str(exported))
