@@ -3,8 +3,8 @@
     .venv/bin/python docs/screenshots.py
 
 It generates the demo study into a temporary folder, serves it, photographs the rater's page in
-headless Chromium, lets scripted raters vote through the same API the page uses (they prefer the
-image whose model card has more steps, 70% of the time, so the report has something to show),
+headless Chromium, lets scripted raters vote through the store's hot-path call (they prefer the image
+whose model card has more steps, 70% of the time, so the report has something to show),
 runs `arena report` and photographs the top of the report. The report screenshot therefore
 shows simulated votes, and the README says so.
 """
@@ -12,13 +12,11 @@ shows simulated votes, and the README says so.
 from __future__ import annotations
 
 import random
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from gradio_client import Client
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +29,7 @@ from arena.demo import demo_study  # noqa: E402
 from arena.ingest import ingest  # noqa: E402
 from arena.prompts import load_prompts  # noqa: E402
 from arena.serve import create_server  # noqa: E402
-from arena.store import Store  # noqa: E402
+from arena.store import RaterIdentity, Store  # noqa: E402
 from models.cards import load_cards  # noqa: E402
 from models.manifest import read_manifest  # noqa: E402
 
@@ -46,19 +44,23 @@ CHROMIUM_ARGS = [
 RATERS = 24
 
 
-def vote_as_scripted_raters(base: str, study, steps_of: dict[str, int]) -> None:
+def vote_as_scripted_raters(store: Store, study, steps_of: dict[str, int]) -> None:
+    """Votes through the store's hot-path call (what the page's vote event runs), not HTTP:
+    the page itself is exercised by the tests; here only the report needs votes."""
     by_sha = {e.sha256: e.model for e in read_manifest(study.image_dir)}
     rng = random.Random(0)
     for i in range(RATERS):
-        page = Client(base, verbose=False, download_files=False)
-        rater, token, html, _, done = page.predict(f"sim-{i:02d}", api_name="/start")
-        while not done:
-            left, right = (by_sha[s] for s in re.findall(r"images/([0-9a-f]{64})", html))
+        rater = store.join(study, RaterIdentity(f"sim-{i:02d}"))
+        progress = store.next_trial(study, rater)
+        while not progress.done:
+            trial = progress.trial
+            left, right = by_sha[trial.left.sha256], by_sha[trial.right.sha256]
             better = "left" if steps_of[left] >= steps_of[right] else "right"
             worse = "right" if better == "left" else "left"
             choice = better if rng.random() < 0.7 else worse
-            ms = rng.uniform(800, 4000)
-            rater, token, html, _, done = page.predict(rater, token, choice, ms, api_name="/vote")
+            _, progress = store.vote_and_next(
+                study, rater, trial.token, choice, rng.uniform(800, 4000)
+            )
 
 
 def main() -> None:
@@ -81,7 +83,7 @@ def main() -> None:
             )
             page.wait_for_function("window.arena && window.arena.shownAt !== null")
             page.screenshot(path=str(OUT / "arena.png"))
-            vote_as_scripted_raters(base, study, steps_of)
+            vote_as_scripted_raters(store, study, steps_of)
             report_dir = Path(tmp) / "report"
             subprocess.run(
                 [sys.executable, "-m", "arena.cli", "report", "--study", str(study.path),
