@@ -11,30 +11,18 @@ import re
 import shutil
 import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from gradio_client import Client
 
 from models.cards import load_cards
 
 ROOT = Path(__file__).resolve().parents[2]
-ARENA = [sys.executable, "-m", "arena.cli"]
 MODELS = ("tiny-sdxl-1step", "tiny-sdxl-4step")
 PREFERRED = "tiny-sdxl-4step"  # every scripted rater prefers it
 QUOTA = 6
-
-
-def arena(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*ARENA, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def free_port() -> int:
@@ -70,7 +58,8 @@ text = "Which image better matches the prompt?"
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def generated(tmp_path_factory: pytest.TempPathFactory, arena_cli) -> Path:
+    arena = arena_cli
     study = write_study(tmp_path_factory.mktemp("loop"))
     first = arena("generate", "--study", str(study))
     assert "8 images generated, 0 already present" in first.stdout
@@ -80,31 +69,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(generated: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [*ARENA, "serve", "--study", str(generated), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(base, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "arena serve did not come up"
-            time.sleep(0.3)
+def served(generated: Path, serve_study) -> Iterator[tuple[str, Path]]:
+    with serve_study(generated, free_port()) as base:
         yield base, generated
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def manifest_models(study: Path) -> dict[str, str]:
@@ -118,7 +85,10 @@ def shown_models(html: str, by_sha: dict[str, str]) -> tuple[str, str]:
     return by_sha[shas[0]], by_sha[shas[1]]
 
 
-def test_raters_vote_and_the_report_ranks_what_they_preferred(served, tmp_path: Path) -> None:
+def test_raters_vote_and_the_report_ranks_what_they_preferred(
+    served, tmp_path: Path, arena_cli
+) -> None:
+    arena = arena_cli
     base, study = served
     by_sha = manifest_models(study)
     raters = ["alice", "bob", "carol"]
@@ -185,7 +155,10 @@ def test_raters_vote_and_the_report_ranks_what_they_preferred(served, tmp_path: 
         assert [r["rating"] for r in got] == pytest.approx([r["rating"] for r in want])
 
 
-def test_serve_refuses_a_corrupt_image_set_with_one_sentence(generated: Path, tmp_path: Path):
+def test_serve_refuses_a_corrupt_image_set_with_one_sentence(
+    generated: Path, tmp_path: Path, arena_cli
+) -> None:
+    arena = arena_cli
     copy = tmp_path / "copy"
     shutil.copytree(generated.parent, copy, ignore=shutil.ignore_patterns("arena.db*"))
     victim = sorted((copy / "images").rglob("*.png"))[0]
