@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from analysis.bt import ELO_BASE, ELO_SCALE, BTRatings
 from analysis.contrasts import pairwise_differences, rank_intervals
-from analysis.counts import ComparisonCounts
+from analysis.counts import ClusterCounts, ComparisonCounts
 from analysis.elo import EloRatings
 from analysis.profile import profile_bounds
 from analysis.result import LEADERBOARD_COLUMNS, QuestionAnalysis
@@ -59,6 +60,9 @@ class Options:
     ridge: float
     level: float
     reference: np.ndarray
+    #: Cluster unit of the adjusted win-rate intervals (``"vote"``: none); None takes
+    #: ``rater`` when it was counted, else ``prompt``, else ``vote`` (:func:`win_rate_clusters`).
+    win_rate_cluster: str | None = None
 
 
 def bounded_ratings(
@@ -132,12 +136,69 @@ def _fill_difference_bounds(diffs: pd.DataFrame, rated: Rated, opts: Options) ->
     return out
 
 
+def _pooled_clusters(parts: Sequence[ClusterCounts]) -> ClusterCounts:
+    """One cluster table from per-question ones: rows with the same study-wide id are summed.
+
+    A rater who voted on several questions is one cluster of the pooled ("all") votes; the sum
+    is a sparse aggregation matrix times the stacked tables (no loop over raters).
+    """
+    ids = np.concatenate([p.ids for p in parts])
+    uniq, first, inv = np.unique(ids, return_index=True, return_inverse=True)
+    agg = sp.csr_array((np.ones(len(ids)), (inv, np.arange(len(ids)))), shape=(len(uniq), len(ids)))
+    if any(sp.issparse(p.matrix) for p in parts):
+        matrix: np.ndarray | sp.csr_array = sp.csr_array(
+            agg @ sp.vstack([sp.csr_array(p.matrix) for p in parts], format="csr")
+        )
+    else:
+        matrix = np.asarray(agg @ np.vstack([p.matrix for p in parts]))
+    labels = np.asarray([lab for p in parts for lab in p.labels], dtype=object)
+    return ClusterCounts(
+        unit=parts[0].unit,
+        ids=uniq,
+        labels=tuple(labels[first].tolist()) if len(labels) == len(ids) else (),
+        matrix=matrix,
+        n_models=parts[0].n_models,
+    )
+
+
+def win_rate_clusters(
+    counts: ComparisonCounts, parts: Sequence[ComparisonCounts], unit: str | None
+) -> ClusterCounts | None:
+    """Per-cluster counts behind the adjusted win-rate intervals, None for vote level.
+
+    Parameters
+    ----------
+    counts : ComparisonCounts
+        The question's counts (pooled for ``"all"``, which the study counts without clusters).
+    parts : sequence of ComparisonCounts
+        Per-question counts; their cluster tables are pooled by cluster id when ``counts`` has
+        none for the unit.
+    unit : str or None
+        Cluster unit; None takes ``rater`` when counted, else ``prompt``, else ``vote`` —
+        votes cluster by rater (docs/statistics.md, coverage), so that is the default.
+    """
+    have = [
+        u
+        for u in ("rater", "prompt")
+        if u in counts.clusters or parts and all(u in p.clusters for p in parts)
+    ]
+    unit = unit if unit is not None else (have[0] if have else "vote")
+    if unit == "vote":
+        return None
+    if unit in counts.clusters:
+        return counts.cluster(unit)
+    return _pooled_clusters([p.cluster(unit) for p in parts])
+
+
 def _holm_better(pairwise: pd.DataFrame, models: Sequence[str], level: float) -> np.ndarray:
-    """``[i, j]`` True where the Holm-adjusted exact test puts ``i`` above ``j``."""
+    """``[i, j]`` True where the Holm-adjusted, cluster-adjusted exact test puts ``i`` above ``j``.
+
+    The cluster-adjusted test, because a pair decided by one enthusiastic rater is not ordered.
+    """
     idx = {m: k for k, m in enumerate(models)}
     out = np.zeros((len(models), len(models)), dtype=bool)
     for r in pairwise.itertuples(index=False):
-        if r.p_holm < 1 - level:
+        if r.p_holm_adj < 1 - level:
             i, j = idx[r.model_a], idx[r.model_b]
             out[(i, j) if r.wins > r.losses else (j, i)] = True
     return out
@@ -209,11 +270,13 @@ def question_analysis(
     Bounds as in :func:`bounded_ratings`; differences and win probabilities by
     :func:`analysis.contrasts.pairwise_differences`; simultaneous rank intervals (Klein, Wright
     & Wieczorek 2020) with separated pairs ordered by the Holm-corrected exact test; win rates
-    with Wilson (1927) and Clopper–Pearson intervals (:mod:`analysis.winrate`).
+    with Wilson (1927) and Clopper–Pearson intervals, vote-level and cluster-adjusted by the
+    design effect (Kish 1965) of :func:`win_rate_clusters`'s unit (:mod:`analysis.winrate`).
     """
     labels = list(counts.models)
     ratings, reps, low, high, sep = bounded_ratings(rated, labels, opts)
-    pairwise = pairwise_table(counts, level=opts.level)
+    clusters = win_rate_clusters(counts, rated.counts_list, opts.win_rate_cluster)
+    pairwise = pairwise_table(counts, level=opts.level, cluster=clusters)
     rates, _ = win_rate_matrix(counts)
     rr = rated.replicate_reach
     both = rated.reach & rated.reach.T & (rr & np.swapaxes(rr, 1, 2)).all(axis=0)

@@ -34,13 +34,29 @@ def _name(names: Mapping[str, str], model: str) -> str:
 
 
 def _oriented(r: object) -> tuple:
-    """A pairwise row turned so that the model with more wins comes first."""
-    a, b, w, l_ = r.model_a, r.model_b, r.wins, r.losses
-    rate, wl, wh, cl, ch = r.win_rate, r.wilson_low, r.wilson_high, r.cp_low, r.cp_high
+    """A pairwise row turned so that the model with more wins comes first.
+
+    Returns ``a, b, wins, losses, rate, wilson, exact, wilson_vote, exact_vote``: the intervals
+    cluster-adjusted first (the ones to quote), then vote-level.
+    """
+    a, b, w, l_, rate = r.model_a, r.model_b, r.wins, r.losses, r.win_rate
+    ivs = [
+        (r.wilson_low_adj, r.wilson_high_adj),
+        (r.cp_low_adj, r.cp_high_adj),
+        (r.wilson_low, r.wilson_high),
+        (r.cp_low, r.cp_high),
+    ]
     if l_ > w:
-        a, b, w, l_ = b, a, l_, w
-        rate, wl, wh, cl, ch = 1 - rate, 1 - wh, 1 - wl, 1 - ch, 1 - cl
-    return a, b, w, l_, rate, (wl, wh), (cl, ch)
+        a, b, w, l_, rate = b, a, l_, w, 1 - rate
+        ivs = [(1 - hi, 1 - lo) for lo, hi in ivs]
+    return a, b, w, l_, rate, *ivs
+
+
+def _adjusted(r: object) -> str:
+    """How the quoted interval is adjusted: "rater-adjusted, deff 2.1" (or "vote-level")."""
+    if r.cluster == "vote":
+        return "vote-level"
+    return f"{r.cluster}-adjusted, deff {fmt.number(r.deff, 1)}"
 
 
 def rating_text(row: object) -> str:
@@ -75,12 +91,12 @@ def summary_html(analysis: StudyAnalysis) -> str:
         )
         pairs = []
         for r in _by_rank(q):
-            a, b, w, l_, rate, wil, _ = _oriented(r)
+            a, b, w, l_, rate, wil, *_ = _oriented(r)
             pairs.append(
                 f"<li>{esc(_name(names, a))} beat {esc(_name(names, b))} in "
                 f"{esc(fmt.percent(rate))} of {w + l_} decisive votes "
-                f"(Wilson {lvl}% {esc(fmt.interval(*wil, 0, 100, '%'))}; "
-                f"Holm {esc(fmt.p_is(r.p_holm))})</li>"
+                f"(Wilson {lvl}% {esc(fmt.interval(*wil, 0, 100, '%'))}, {esc(_adjusted(r))}; "
+                f"Holm {esc(fmt.p_is(r.p_holm_adj))})</li>"
             )
         cols = [
             f"<div><h4>Ratings, {lvl}% interval</h4><ol>{ranked}</ol></div>",
@@ -138,11 +154,15 @@ def leaderboard_html(q: QuestionAnalysis, level: float) -> str:
 
 
 def head_to_head_html(q: QuestionAnalysis, names: Mapping[str, str], level: float) -> str:
-    """Per pair: wins, losses, ties, both bad, votes, win rate, Wilson, exact, Holm p."""
+    """Per pair: counts, win rate, cluster-adjusted Wilson, exact and Holm p, then vote-level.
+
+    The adjusted columns come first because votes cluster by rater; the vote-level ones (votes
+    independent, as in FastChat) are kept for comparison.
+    """
     lvl = round(level * 100)
     rows = []
     for r in _by_rank(q):
-        a, b, w, l_, rate, wil, cp = _oriented(r)
+        a, b, w, l_, rate, wil, cp, wil_v, cp_v = _oriented(r)
         rows.append(
             (
                 f"{_name(names, a)} vs {_name(names, b)}",
@@ -152,13 +172,22 @@ def head_to_head_html(q: QuestionAnalysis, names: Mapping[str, str], level: floa
                 r.both_bad,
                 r.n,
                 fmt.percent(rate, 1),
+                fmt.number(r.deff, 2),
+                fmt.number(r.n_eff, 1),
                 fmt.interval(*wil, 1, 100, "%"),
                 fmt.interval(*cp, 1, 100, "%"),
+                fmt.pvalue(r.p_holm_adj),
+                fmt.interval(*wil_v, 1, 100, "%"),
+                fmt.interval(*cp_v, 1, 100, "%"),
                 fmt.pvalue(r.p_holm),
             )
         )
+    unit = q.pairwise["cluster"].iloc[0] if len(q.pairwise) else "vote"
+    adj = f" ({unit}-adj.)" if unit != "vote" else ""
     headers = ["pair (more wins first)", "wins", "losses", "ties", "both bad", "votes"]
-    headers += ["win rate", f"Wilson {lvl}%", f"exact {lvl}%", "Holm p"]
+    headers += ["win rate", "design effect", "effective votes"]
+    headers += [f"Wilson {lvl}%{adj}", f"exact {lvl}%{adj}", f"Holm p{adj}"]
+    headers += [f"Wilson {lvl}% (votes)", f"exact {lvl}% (votes)", "Holm p (votes)"]
     return table(headers, rows, "pairs")
 
 

@@ -69,7 +69,8 @@ class QuestionAnalysis:
     leaderboard : pandas.DataFrame
         Columns :data:`LEADERBOARD_COLUMNS`, best model first.
     pairwise : pandas.DataFrame
-        :func:`analysis.winrate.pairwise_table`.
+        :func:`analysis.winrate.pairwise_table`: cluster-adjusted intervals and tests
+        (``deff``, ``n_eff``, ``*_adj``) first, then the vote-level ones.
     win_rate : pandas.DataFrame
         :func:`analysis.winrate.win_rate_matrix` rates.
     vote_counts : pandas.DataFrame

@@ -145,7 +145,9 @@ def analyze(
     pooled = count_comparisons(enc, clusters=())
     # One reference set for the study, so that "all" averages ratings with the same origin.
     ref = reference_models([r["reach"] for r in raw.values()], pooled.votes.sum(axis=1), a_idx)
-    shared = Options(tie_mode=tie_mode, ridge=ridge, level=level, reference=ref)
+    shared = Options(
+        tie_mode=tie_mode, ridge=ridge, level=level, reference=ref, win_rate_cluster=cluster
+    )
     results: dict[str, QuestionAnalysis] = {}
     for qname, r in raw.items():
         rated = Rated(r["fit"].theta, r["boot"].theta, r["reach"], r["boot"].reach, (r["counts"],))

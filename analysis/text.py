@@ -53,21 +53,27 @@ def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
         for sentence in q.sentences(analysis.display_names):
             lines += textwrap.wrap(sentence, 100, initial_indent="! ", subsequent_indent="  ")
         names = analysis.display_names
-        lines.append(f"Win rates (decisive votes, {lvl}% Wilson interval, Holm-adjusted p):")
+        unit = q.pairwise["cluster"].iloc[0] if len(q.pairwise) else "vote"
+        adj = f"{unit}-adjusted " if unit != "vote" else ""
+        lines.append(
+            f"Win rates (decisive votes, {lvl}% {adj}Wilson interval, Holm-adjusted p; "
+            "deff = design effect):"
+        )
         for r in q.pairwise.itertuples(index=False):
             a, b, w, l_, lo, hi = (
                 r.model_a,
                 r.model_b,
                 r.wins,
                 r.losses,
-                r.wilson_low,
-                r.wilson_high,
+                r.wilson_low_adj,
+                r.wilson_high_adj,
             )
             rate = r.win_rate
             if l_ > w:  # winner first
                 a, b, w, l_, lo, hi, rate = b, a, l_, w, 1 - hi, 1 - lo, 1 - rate
             lines.append(
                 f"  {names.get(a, a)} vs {names.get(b, b)}: {w}–{l_}, {fmt.percent(rate, 1)} "
-                f"{fmt.interval(lo, hi, 1, 100, '%')}, Holm {fmt.p_is(r.p_holm)}"
+                f"{fmt.interval(lo, hi, 1, 100, '%')}, deff {fmt.number(r.deff, 1)}, "
+                f"Holm {fmt.p_is(r.p_holm_adj)}"
             )
     return "\n".join(lines)

@@ -3,18 +3,22 @@
 These are model-free summaries of the count tensor: for each pair, how often one model was
 preferred, with a Wilson (1927) score interval and a Clopper–Pearson (1934) exact interval, and a
 two-sided exact binomial (sign) test of "no preference" with Holm's (1979) step-down correction
-across pairs. Vote-level intervals treat votes as independent; rater-clustered uncertainty is
-what :mod:`analysis.bootstrap` provides.
+across pairs. Vote-level intervals treat votes as independent, which is too narrow when votes
+cluster by rater; :func:`pairwise_table` therefore also reports cluster-adjusted intervals and
+tests on Kish's (1965) effective sample size, from the cluster-robust variance of the ratio
+estimator (:func:`cluster_design_effect`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy.sparse as sp
+from scipy import special, stats
 
-from analysis.counts import ComparisonCounts
-from analysis.types import FloatArray
+from analysis.counts import ClusterCounts, ComparisonCounts
+from analysis.frame import A_WINS, B_WINS, OUTCOMES
+from analysis.types import FloatArray, IntArray
 
 #: How ties enter a win rate: dropped (``exclude``) or half a win each (``half``).
 WIN_RATE_TIES: tuple[str, ...] = ("exclude", "half")
@@ -87,13 +91,31 @@ def clopper_pearson_interval(
 def binomial_test_half(successes: FloatArray, n: FloatArray) -> FloatArray:
     """Two-sided exact binomial test of ``p = 1/2`` (vectorised; equals ``scipy.stats.binomtest``).
 
+    Parameters
+    ----------
+    successes, n : array_like
+        Successes and trials. Non-integer values (effective counts after a design-effect
+        adjustment) are allowed: the tails are computed in their incomplete-beta form, which is
+        the binomial tail at integers and its continuous extension in between.
+
+    Returns
+    -------
+    ndarray
+        ``min(1, 2 min(P(X <= x), P(X >= x)))`` with ``P(X <= x) = I_{1/2}(n - x, x + 1)`` and
+        ``P(X >= x) = I_{1/2}(x, n - x + 1)``; ``nan`` where ``n = 0``.
+
+    Notes
+    -----
     For ``p = 1/2`` the distribution is symmetric, so the two-sided p-value is twice the smaller
-    tail, capped at 1. ``n = 0`` gives ``nan``.
+    tail. The beta form of the binomial tail: Abramowitz & Stegun (1964), 26.5.24; on integer
+    counts it matches ``scipy.stats.binom`` to rounding.
     """
     x = np.asarray(successes, dtype=np.float64)
     n_ = np.asarray(n, dtype=np.float64)
-    lower = stats.binom.cdf(x, n_, 0.5)
-    upper = stats.binom.sf(x - 1, n_, 0.5)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # At the edges one beta shape is 0, where betainc is undefined; the tail is then 1.
+        lower = np.where(x >= n_, 1.0, special.betainc(np.maximum(n_ - x, 1e-300), x + 1, 0.5))
+        upper = np.where(x <= 0, 1.0, special.betainc(np.maximum(x, 1e-300), n_ - x + 1, 0.5))
     p = np.minimum(1.0, 2 * np.minimum(lower, upper))
     return np.where(n_ > 0, p, np.nan)
 
@@ -169,10 +191,90 @@ def win_rate_matrix(
     )
 
 
+def cluster_design_effect(
+    wins: FloatArray | sp.sparray, n: FloatArray | sp.sparray
+) -> tuple[FloatArray, IntArray]:
+    """Design effect of a win rate from per-cluster wins and votes (ratio estimator).
+
+    Parameters
+    ----------
+    wins, n : ndarray or scipy.sparse array, shape (C, P)
+        Per cluster (row) and pair (column): decisive wins ``w_r`` and decisive votes ``n_r``.
+
+    Returns
+    -------
+    deff : ndarray, shape (P,)
+        ``max(1, V_c / V_b)`` with ``p = Σw / Σn``, the cluster-robust variance of the ratio
+        estimator ``V_c = G/(G-1) Σ_r (w_r - p n_r)² / (Σn)²`` and the binomial variance
+        ``V_b = p(1 - p) / Σn``. It is 1 where it is undefined: ``p`` is 0 or 1 (``V_b = 0``,
+        and ``V_c = 0`` too, since every rater then has ``w_r = p n_r``), fewer than two
+        clusters voted on the pair (no between-cluster variance to estimate), or no votes.
+    n_clusters : ndarray of int64, shape (P,)
+        ``G``: clusters with ``n_r > 0``.
+
+    Notes
+    -----
+    Linearised (Taylor) variance of a ratio mean under cluster sampling with the ``G/(G-1)``
+    small-sample factor (Cochran 1977, §6.11; Kish 1965, §6.4); design effect as in Kish (1965).
+    It is floored at 1 because a below-binomial estimate would make the interval narrower than
+    if the votes were independent: with few raters the ratio variance is noisy, and negative
+    within-rater correlation of preferences is not a plausible reason to claim more precision.
+    """
+
+    def colsum(a: FloatArray | sp.sparray) -> FloatArray:
+        return np.asarray(a.sum(axis=0), dtype=np.float64).ravel()
+
+    def prod(a: FloatArray | sp.sparray, b: FloatArray | sp.sparray) -> FloatArray | sp.sparray:
+        return a.multiply(b) if sp.issparse(a) else np.asarray(a) * np.asarray(b)
+
+    sw, sn = colsum(wins), colsum(n)
+    # Σ(w - p n)² expanded into column sums, so a sparse table stays sparse (no dense C × P).
+    sww, swn, snn = colsum(prod(wins, wins)), colsum(prod(wins, n)), colsum(prod(n, n))
+    g = colsum(n > 0).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = sw / sn
+        ss = np.maximum(sww - 2 * p * swn + p**2 * snn, 0.0)  # rounding can dip below 0
+        v_c = g / (g - 1) * ss / sn**2
+        v_b = p * (1 - p) / sn
+        ratio = v_c / v_b
+    defined = (g > 1) & (v_b > 0) & np.isfinite(ratio)
+    return np.where(defined, np.maximum(ratio, 1.0), 1.0), g
+
+
+def _pair_cluster_counts(
+    clusters: ClusterCounts, i: IntArray, j: IntArray
+) -> tuple[FloatArray | sp.sparray, FloatArray | sp.sparray]:
+    """Per-cluster wins of ``i`` over ``j`` and decisive votes, shape ``(C, P)``, by one product.
+
+    A selection matrix maps the flat cells ``(a * m + b) * 4 + outcome`` to pairs: ``i`` wins
+    on the left with outcome ``a`` and on the right with outcome ``b``.
+    """
+    m, k, n_pairs = clusters.n_models, len(OUTCOMES), len(i)
+    cols = np.arange(n_pairs)
+
+    def select(cells: list[IntArray]) -> sp.csc_array:
+        rows = np.concatenate(cells)
+        vals = np.ones(len(rows))
+        return sp.csc_array((vals, (rows, np.tile(cols, len(cells)))), shape=(m * m * k, n_pairs))
+
+    ij, ji = (i * m + j) * k, (j * m + i) * k
+    win = select([ij + A_WINS, ji + B_WINS])
+    decisive = select([ij + A_WINS, ji + B_WINS, ij + B_WINS, ji + A_WINS])
+    mat = clusters.matrix
+    if sp.issparse(mat):
+        return sp.csr_array(mat @ win), sp.csr_array(mat @ decisive)
+    # Sparse on the left keeps the product in scipy (dense @ sparse would go through numpy).
+    return np.asarray((win.T @ mat.T).T), np.asarray((decisive.T @ mat.T).T)
+
+
 def pairwise_table(
-    counts: ComparisonCounts, *, ties: str = "exclude", level: float = 0.95
+    counts: ComparisonCounts,
+    *,
+    ties: str = "exclude",
+    level: float = 0.95,
+    cluster: str | ClusterCounts | None = "rater",
 ) -> pd.DataFrame:
-    """One row per compared unordered pair: counts, win rate, intervals and a corrected test.
+    """One row per compared unordered pair: counts, win rate, intervals and corrected tests.
 
     Parameters
     ----------
@@ -183,18 +285,32 @@ def pairwise_table(
         test always uses decisive votes only (a sign test; ties carry no direction).
     level : float, default 0.95
         Interval coverage.
+    cluster : str, ClusterCounts or None, default "rater"
+        Cluster unit of the adjusted columns: a unit counted in ``counts`` (``ValueError`` if
+        not), per-cluster counts given directly (e.g. pooled over questions), or ``"vote"`` /
+        None for none (the adjusted columns then equal the vote-level ones).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``model_a``, ``model_b`` (names in index order, not screen sides), ``wins``
         (of ``model_a``), ``losses``, ``ties``, ``both_bad``, ``n`` (all votes), ``n_decisive``,
-        ``win_rate``, ``wilson_low``, ``wilson_high``, ``cp_low``, ``cp_high``, ``p_value``
+        ``win_rate``; cluster-adjusted first: ``cluster`` (unit), ``n_clusters`` (clusters
+        with a decisive vote on the pair), ``deff`` (:func:`cluster_design_effect`), ``n_eff``
+        (``n_decisive / deff``), ``wilson_low_adj``, ``wilson_high_adj``, ``cp_low_adj``,
+        ``cp_high_adj``, ``p_value_adj``, ``p_holm_adj``; then vote-level (votes independent,
+        FastChat parity): ``wilson_low``, ``wilson_high``, ``cp_low``, ``cp_high``, ``p_value``
         (exact binomial vs 50 %), ``p_holm`` (Holm-adjusted across the pairs in the table).
 
     Notes
     -----
-    Wilson (1927); Clopper & Pearson (1934); exact binomial (sign) test; Holm (1979).
+    Wilson (1927); Clopper & Pearson (1934); exact binomial (sign) test; Holm (1979). Adjusted
+    columns: the interval's successes and trials and the test's wins and decisive votes are
+    divided by the pair's design effect (Kish 1965 effective sample size, as for survey
+    proportions: Korn & Graubard 1998 for Clopper–Pearson with an effective ``n``); the
+    non-integer counts enter through the beta quantiles and the incomplete-beta binomial tail
+    (:func:`binomial_test_half`), not rounded. The design effect is the decisive-vote one also
+    under ``ties="half"``.
     """
     _check_ties(ties)
     i, j = np.triu_indices(counts.n_models, k=1)
@@ -208,6 +324,16 @@ def pairwise_table(
     wl, wh = wilson_interval(x, n, level)
     cl, ch = clopper_pearson_interval(x, n, level)
     p = binomial_test_half(w, w + lo)
+    if isinstance(cluster, str) and cluster != "vote":
+        cluster = counts.cluster(cluster)
+    if isinstance(cluster, ClusterCounts):
+        unit = cluster.unit
+        deff, n_clusters = cluster_design_effect(*_pair_cluster_counts(cluster, i, j))
+    else:  # votes are their own clusters: no adjustment
+        unit, deff, n_clusters = "vote", np.ones(len(i)), (w + lo).astype(np.int64)
+    wl_a, wh_a = wilson_interval(x / deff, n / deff, level)
+    cl_a, ch_a = clopper_pearson_interval(x / deff, n / deff, level)
+    p_a = binomial_test_half(w / deff, (w + lo) / deff)
     names = np.asarray(counts.models, dtype=object)
     return pd.DataFrame(
         {
@@ -220,6 +346,16 @@ def pairwise_table(
             "n": (w + lo + t + bb).astype(np.int64),
             "n_decisive": (w + lo).astype(np.int64),
             "win_rate": rate,
+            "cluster": unit,
+            "n_clusters": n_clusters,
+            "deff": deff,
+            "n_eff": (w + lo) / deff,
+            "wilson_low_adj": wl_a,
+            "wilson_high_adj": wh_a,
+            "cp_low_adj": cl_a,
+            "cp_high_adj": ch_a,
+            "p_value_adj": p_a,
+            "p_holm_adj": holm_adjust(p_a),
             "wilson_low": wl,
             "wilson_high": wh,
             "cp_low": cl,
