@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import gc
+import importlib
 import inspect
 import logging
 import platform
@@ -167,9 +168,32 @@ def _named_class(card: ModelCard, name: str, key: str, base: type, kind: str) ->
     raise _card_error(card, f"key '{key}' names no diffusers {kind} class '{name}'{hint}")
 
 
+def _imported_class(card: ModelCard, spec: str) -> type:
+    """Resolve ``package.module:Class``: a pipeline class that ships with a project, not diffusers.
+
+    Explicit on purpose: the card names the module, which is imported like any other code of
+    the project, instead of diffusers' ``custom_pipeline`` fetching code from a weights folder.
+    """
+    module_name, _, class_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise _card_error(card, f"key 'pipeline' names module '{module_name}': {exc}") from exc
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, diffusers.DiffusionPipeline)):
+        raise _card_error(
+            card,
+            f"key 'pipeline' names '{class_name}', which is not a DiffusionPipeline class in "
+            f"module '{module_name}'",
+        )
+    return cls
+
+
 def _pipeline_class(card: ModelCard) -> Any:
     if card.pipeline is None:
         return diffusers.AutoPipelineForText2Image
+    if ":" in card.pipeline:
+        return _imported_class(card, card.pipeline)
     return _named_class(card, card.pipeline, "pipeline", diffusers.DiffusionPipeline, "pipeline")
 
 
