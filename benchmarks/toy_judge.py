@@ -5,9 +5,9 @@
 Draws every prompt of a fixed seeded prompt set of the toy grammar with every card (through
 ``load_pipeline``, as ``arena generate`` does; with ``--weights``, from a freshly trained folder
 with the cards' settings instead), judges each image against its prompt and prints the mean
-adherence per model with its 95% interval over prompts, and the paired difference to the
-50-step teacher. It first prints how often the judge's checks agree with the labels of clean
-renders. The expected shape (the SDXL Turbo question in miniature): base-50 and turbo-1 close,
+adherence per model with its 95% interval over prompts, the paired difference to the
+50-step teacher and the share of objects passing each kind of check. It first prints how often
+the judge's checks agree with the labels of clean renders. The expected shape (the SDXL Turbo question in miniature): base-50 and turbo-1 close,
 base-1 clearly worse.
 """
 

@@ -3,10 +3,10 @@
     .venv/bin/python docs/screenshots.py
 
 It generates the demo study into a temporary folder, serves it, photographs the rater's page in
-headless Chromium, lets scripted raters vote through the store's hot-path call (they prefer the image
-whose model card has more steps, 70% of the time, so the report has something to show),
-runs `arena report` and photographs the top of the report. The report screenshot therefore
-shows simulated votes, and the README says so.
+headless Chromium, lets scripted raters vote through the store's hot-path call (each prefers the
+image the toy world's automatic judge scores higher, seen through some noise: see
+docs/toy-models.md), runs `arena report` and photographs the top of the report. The report
+screenshot therefore shows simulated votes, and the README says so.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,7 @@ from arena.serve import create_server  # noqa: E402
 from arena.store import RaterIdentity, Store  # noqa: E402
 from models.cards import load_cards  # noqa: E402
 from models.manifest import read_manifest  # noqa: E402
+from models.toy.judge import judge  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
 CHROMIUM_ARGS = [
@@ -44,20 +46,21 @@ CHROMIUM_ARGS = [
 RATERS = 24
 
 
-def vote_as_scripted_raters(store: Store, study, steps_of: dict[str, int]) -> None:
+def vote_as_scripted_raters(store: Store, study) -> None:
     """Votes through the store's hot-path call (what the page's vote event runs), not HTTP:
     the page itself is exercised by the tests; here only the report needs votes."""
-    by_sha = {e.sha256: e.model for e in read_manifest(study.image_dir)}
+    score = {
+        e.sha256: judge(Image.open(study.image_dir / e.path), e.prompt).score
+        for e in read_manifest(study.image_dir)
+    }
     rng = random.Random(0)
     for i in range(RATERS):
         rater = store.join(study, RaterIdentity(f"sim-{i:02d}"))
         progress = store.next_trial(study, rater)
         while not progress.done:
             trial = progress.trial
-            left, right = by_sha[trial.left.sha256], by_sha[trial.right.sha256]
-            better = "left" if steps_of[left] >= steps_of[right] else "right"
-            worse = "right" if better == "left" else "left"
-            choice = better if rng.random() < 0.7 else worse
+            left, right = (score[s.sha256] + rng.gauss(0, 0.1) for s in (trial.left, trial.right))
+            choice = "left" if left > right else "right"
             _, progress = store.vote_and_next(
                 study, rater, trial.token, choice, rng.uniform(800, 4000)
             )
@@ -70,8 +73,6 @@ def main() -> None:
         _generate(study)
         store = Store.open(study.database_url)
         ingest(store, study, load_prompts(study.prompts_file))
-        cards = load_cards(study.cards_dir)
-        steps_of = {m: cards[m].steps or 0 for m in study.models}
         with running(create_server(study, store)) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1100, "height": 760})
@@ -83,7 +84,7 @@ def main() -> None:
             )
             page.wait_for_function("window.arena && window.arena.shownAt !== null")
             page.screenshot(path=str(OUT / "arena.png"))
-            vote_as_scripted_raters(store, study, steps_of)
+            vote_as_scripted_raters(store, study)
             report_dir = Path(tmp) / "report"
             subprocess.run(
                 [sys.executable, "-m", "arena.cli", "report", "--study", str(study.path),

@@ -8,7 +8,7 @@ the image's seed), on a fixed seeded prompt set of the grammar.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,9 @@ class Row:
     diff_low: float
     diff_high: float
     n_images: int
+    #: Share of images passing each kind of check (background, colour, shape, size); an image
+    #: with two objects counts each object's check once.
+    checks: dict[str, float] = field(default_factory=dict)
 
 
 def folder_drawers(weights: Path, device: str = "cpu") -> dict[str, Drawer]:
@@ -89,28 +92,45 @@ def judge_table(
     scenes = list(scenes) if scenes is not None else benchmark_scenes(60)
     jobs = [(scene, seed) for scene in scenes for seed in seeds]
     scores: dict[str, np.ndarray] = {}
+    checks: dict[str, dict[str, float]] = {}
     for model, draw in drawers.items():
-        values = []
+        values, passed = [], {}
         for start in range(0, len(jobs), batch):
             chunk = jobs[start : start + batch]
             images = draw([s.prompt for s, _ in chunk], [seed for _, seed in chunk])
-            values += [judge_scene(im, s).score for im, (s, _) in zip(images, chunk, strict=True)]
+            for im, (scene, _) in zip(images, chunk, strict=True):
+                verdict = judge_scene(im, scene)
+                values.append(verdict.score)
+                for name, ok in verdict.checks.items():
+                    passed.setdefault(name.split()[-1], []).append(ok)
         scores[model] = np.array(values).reshape(len(scenes), len(seeds)).mean(axis=1)
+        checks[model] = {kind: float(np.mean(oks)) for kind, oks in passed.items()}
     ref = scores.get(reference)
     rows = []
     for model, per_prompt in scores.items():
         diff = (per_prompt - ref) if ref is not None else np.full_like(per_prompt, np.nan)
         rows.append(
-            Row(model, *mean_interval(per_prompt), *mean_interval(diff), len(jobs))  # type: ignore[arg-type]
+            Row(
+                model,
+                *mean_interval(per_prompt),
+                *mean_interval(diff),
+                len(jobs),
+                checks[model],
+            )  # type: ignore[arg-type]
         )
     return rows
 
 
 def print_table(rows: Sequence[Row], reference: str = "toy-base-50step") -> None:
     """Print the rows as a fixed-width table."""
-    print(f"{'model':<18} {'adherence':>9} {'95% CI':>15}   {'vs ' + reference:>24}  images")
+    kinds = ("background", "colour", "shape", "size")
+    print(
+        f"{'model':<18} {'adherence':>9} {'95% CI':>15}   {'vs ' + reference:>24}  images  "
+        + "  ".join(f"{k:>10}" for k in kinds)
+    )
     for r in rows:
         print(
             f"{r.model:<18} {r.mean:9.3f} [{r.low:5.3f}, {r.high:5.3f}]   "
-            f"{r.diff:+7.3f} [{r.diff_low:+6.3f}, {r.diff_high:+6.3f}]  {r.n_images:6d}"
+            f"{r.diff:+7.3f} [{r.diff_low:+6.3f}, {r.diff_high:+6.3f}]  {r.n_images:6d}  "
+            + "  ".join(f"{r.checks.get(k, float('nan')):10.2f}" for k in kinds)
         )

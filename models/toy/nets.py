@@ -26,6 +26,8 @@ class NetSize:
 
     channels: tuple[int, ...] = (32, 64)
     text_layers: int = 2
+    #: Also feed the prompt's mean token state into the timestep embedding (see ``denoise``).
+    pooled_text: bool = True
 
 
 #: Card id -> (weights folder under data/weights, steps, guidance scale). The teacher's 4- and
@@ -92,6 +94,9 @@ def _unet(size: NetSize) -> UNet2DConditionModel:
         norm_num_groups=8,
         attention_head_dim=4,  # diffusers' legacy name: this is the number of heads
         cross_attention_dim=TEXT_HIDDEN,
+        class_embed_type="projection" if size.pooled_text else None,
+        resnet_time_scale_shift="scale_shift" if size.pooled_text else "default",
+        projection_class_embeddings_input_dim=TEXT_HIDDEN if size.pooled_text else None,
     )
 
 
@@ -103,5 +108,8 @@ def build_pipeline(size: NetSize, seed: int) -> ToyPipeline:
     torch.manual_seed(seed + 1)
     unet = _unet(size)
     return ToyPipeline(
-        unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=build_scheduler()
+        unet=unet,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        scheduler=build_scheduler(),
     )

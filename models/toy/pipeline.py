@@ -37,6 +37,7 @@ __all__ = [
     "SPECIAL_TOKENS",
     "ToyPipeline",
     "build_tokenizer",
+    "denoise",
     "encode_prompts",
     "text_context",
     "tokenize",
@@ -105,6 +106,32 @@ def encode_prompts(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`text_context` of *prompts*."""
     return text_context(text_encoder, tokenize(tokenizer, prompts))
+
+
+def denoise(
+    unet: UNet2DConditionModel,
+    sample: torch.Tensor,
+    t: torch.Tensor | int,
+    context: torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
+    """The UNet's prediction for *sample* at *t* given the text *context* and its token *mask*.
+
+    A UNet built with ``class_embed_type="projection"`` also takes the prompt's mean token
+    state (padding excluded) through its timestep embedding, which every residual block applies
+    as a scale and shift of its features. With cross-attention alone, teachers learned the
+    background but took the objects' colours from the noise: a colour only changes the loss at
+    high noise, where the object's place is still unknown, and that signal was too weak to teach
+    attention on a two-core budget. Sampling, teacher training and distillation all call this,
+    so they always condition the same way.
+    """
+    labels = None
+    if unet.config.class_embed_type == "projection":
+        weights = mask.to(context.dtype).unsqueeze(-1)
+        labels = (context * weights).sum(1) / weights.sum(1).clamp(min=1)
+    return unet(
+        sample, t, encoder_hidden_states=context, encoder_attention_mask=mask, class_labels=labels
+    ).sample
 
 
 def patch_size(unet: UNet2DConditionModel) -> int:
@@ -207,9 +234,7 @@ class ToyPipeline(DiffusionPipeline):
         for t in self.progress_bar(self.scheduler.timesteps):
             model_in = torch.cat([sample] * 2) if guided else sample
             model_in = self.scheduler.scale_model_input(model_in, t)
-            out = self.unet(
-                model_in, t, encoder_hidden_states=context, encoder_attention_mask=mask
-            ).sample
+            out = denoise(self.unet, model_in, t, context, mask)
             if guided:
                 uncond, cond = out.chunk(2)
                 out = uncond + guidance_scale * (cond - uncond)

@@ -27,7 +27,14 @@ import torch.nn.functional as F
 
 from models.toy.grammar import render_batch, sample_scene
 from models.toy.nets import CARD_SETTINGS, NetSize, build_pipeline
-from models.toy.pipeline import ToyPipeline, patch_size, text_context, to_unet_space, tokenize
+from models.toy.pipeline import (
+    ToyPipeline,
+    denoise,
+    patch_size,
+    text_context,
+    to_unet_space,
+    tokenize,
+)
 
 __all__ = ["FULL", "QUICK", "TrainConfig", "main", "train"]
 
@@ -39,7 +46,7 @@ class TrainConfig:
     size: NetSize = NetSize()
     images: int = 20_000
     batch: int = 16
-    teacher_steps: int = 6000
+    teacher_steps: int = 12_000
     teacher_lr: float = 2e-3
     guidance: float = CARD_SETTINGS["toy-base-50step"][2]
     pairs: int = 1024
@@ -48,6 +55,7 @@ class TrainConfig:
     student_lr: float = 5e-4
     ema: float = 0.998
     high_noise: float = 0.5
+    high_noise_from: int = 700
     seed: int = 0
     judge_prompts: int = 60
 
@@ -156,7 +164,7 @@ def _optimise(
 
 def train_teacher(pipe: ToyPipeline, cfg: TrainConfig, log: _Log) -> None:
     """Standard diffusion training: v-prediction, text dropped 10% of the time, t uniform for
-    half of each batch and in the noisiest 40% of the schedule for the other half."""
+    half of each batch and at high noise (``high_noise_from`` and above) for the other half."""
     images, prompts = make_dataset(cfg.images, cfg.seed)
     log(f"rendered {len(prompts)} training images")
     data = to_unet_space(images, patch_size(pipe.unet))
@@ -171,17 +179,17 @@ def train_teacher(pipe: ToyPipeline, cfg: TrainConfig, log: _Log) -> None:
         drop = torch.rand(cfg.batch, generator=gen) < 0.1
         tokens[drop] = empty
         noise = torch.randn(x0.shape, generator=gen)
-        # Part of every batch at high noise (t >= 600), where the image does not yet show an
+        # Part of every batch at high noise (t >= high_noise_from), where the image does not yet show an
         # object's colour or shape and only the text can decide them: with t uniform, the
         # model learned backgrounds but took colours from the noise instead of the prompt.
         t = torch.where(
             torch.rand(cfg.batch, generator=gen) < cfg.high_noise,
-            torch.randint(600, 1000, (cfg.batch,), generator=gen),
+            torch.randint(cfg.high_noise_from, 1000, (cfg.batch,), generator=gen),
             torch.randint(0, 1000, (cfg.batch,), generator=gen),
         )
         context, mask = text_context(pipe.text_encoder, tokens)
         xt = sched.add_noise(x0, noise, t)
-        pred = pipe.unet(xt, t, encoder_hidden_states=context, encoder_attention_mask=mask).sample
+        pred = denoise(pipe.unet, xt, t, context, mask)
         return F.mse_loss(pred, sched.get_velocity(x0, noise, t))
 
     _optimise(pipe, cfg.teacher_steps, cfg.teacher_lr, cfg.ema, loss_fn, log, "teacher")
@@ -242,7 +250,7 @@ def train_student(student: ToyPipeline, pairs, cfg: TrainConfig, log: _Log) -> N
         a = alphas[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * z
         context, mask = text_context(student.text_encoder, ids[idx])
-        v = student.unet(xt, t, encoder_hidden_states=context, encoder_attention_mask=mask).sample
+        v = denoise(student.unet, xt, t, context, mask)
         return F.mse_loss(a.sqrt() * xt - (1 - a).sqrt() * v, x0)
 
     _optimise(student, cfg.student_steps, cfg.student_lr, cfg.ema, loss_fn, log, "student")

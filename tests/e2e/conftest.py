@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -24,32 +26,55 @@ def run_arena(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     return result
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextmanager
-def serving(study: Path, port: int, timeout: float = 90.0) -> Iterator[str]:
+def launched(args: list[str], port: int | None = None, timeout: float = 90.0) -> Iterator[str]:
+    """``arena ARGS… --port PORT`` as a real server process; yields its base URL once it answers.
+
+    The process writes to a temporary file, not a pipe: a server that prints more than a pipe
+    holds (generation progress, access logs) would otherwise block on its own output.
+    """
+    port = port or free_port()
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [*ARENA, *args, "--port", str(port)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+        def output() -> str:
+            log.seek(0)
+            return log.read()[-4000:]
+
+        base = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                assert proc.poll() is None, output()
+                try:
+                    if httpx.get(base, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"arena {args[0]} did not come up\n{output()}"
+                time.sleep(0.3)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+def serving(study: Path, port: int | None = None, timeout: float = 90.0):
     """``arena serve --study STUDY`` as a real server process; yields its base URL."""
-    proc = subprocess.Popen(
-        [*ARENA, "serve", "--study", str(study), "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(base, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "arena serve did not come up"
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    return launched(["serve", "--study", str(study)], port, timeout)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +84,12 @@ def arena_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture(scope="session")
-def serve_study() -> Callable[[Path, int], AbstractContextManager[str]]:
+def serve_study() -> Callable[..., AbstractContextManager[str]]:
     """:func:`serving`."""
     return serving
+
+
+@pytest.fixture(scope="session")
+def launch_arena() -> Callable[..., AbstractContextManager[str]]:
+    """:func:`launched`: any serving ``arena`` command (``serve``, ``demo``) as a process."""
+    return launched

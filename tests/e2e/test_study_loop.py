@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("tiny-sdxl-1step", "tiny-sdxl-4step")
 PREFERRED = "tiny-sdxl-4step"  # every scripted rater prefers it
 QUOTA = 6
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_study(folder: Path) -> Path:
@@ -70,7 +63,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory, arena_cli) -> Path:
 
 @pytest.fixture(scope="module")
 def served(generated: Path, serve_study) -> Iterator[tuple[str, Path]]:
-    with serve_study(generated, free_port()) as base:
+    with serve_study(generated) as base:
         yield base, generated
 
 

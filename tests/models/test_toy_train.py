@@ -136,3 +136,57 @@ def test_a_card_naming_a_missing_pipeline_class_is_one_plain_error(
     with pytest.raises(CardError, match=expected) as info:
         load_pipeline(load_card(path), device="cpu")
     assert "broken.toml" in str(info.value) and "'pipeline'" in str(info.value)
+
+
+def test_the_pooled_prompt_reaches_the_unet_and_ignores_padding() -> None:
+    from models.toy.nets import NetSize, build_pipeline
+    from models.toy.pipeline import denoise, encode_prompts
+
+    pipe = build_pipeline(NetSize(channels=(16, 32), text_layers=1), seed=0)
+    assert pipe.unet.config.class_embed_type == "projection"
+    prompts = [
+        "a small red circle on a white background",
+        "a small blue circle on a white background",
+    ]
+    context, mask = encode_prompts(pipe.tokenizer, pipe.text_encoder, prompts)
+    sample = torch.randn((1, 12, 16, 16), generator=torch.Generator().manual_seed(0)).repeat(
+        2, 1, 1, 1
+    )
+    with torch.no_grad():
+        out = denoise(pipe.unet, sample, torch.tensor(999), context, mask)
+        # Garbage in the padded positions must change nothing: the mask hides them from the
+        # cross-attention and from the pooled prompt alike.
+        padded = context.clone()
+        padded[mask == 0] = 100.0
+        assert torch.equal(denoise(pipe.unet, sample, torch.tensor(999), padded, mask), out)
+        # One word apart, two prompts must draw differently from the same noise.
+        assert (out[0] - out[1]).abs().max() > 1e-4
+
+
+def test_judge_table_scores_a_perfect_drawer_one_and_a_blurred_one_lower() -> None:
+    from PIL import ImageFilter
+
+    from models.toy.evaluate import judge_table
+    from models.toy.grammar import benchmark_scenes, render
+
+    scenes = benchmark_scenes(20, seed=4)
+    by_prompt = {s.prompt: s for s in scenes}
+
+    def renderer(blur: float):
+        def draw(prompts, seeds):
+            images = [render(by_prompt[p]) for p in prompts]
+            return [im.filter(ImageFilter.GaussianBlur(blur)) if blur else im for im in images]
+
+        return draw
+
+    rows = {
+        r.model: r
+        for r in judge_table(
+            {"toy-base-50step": renderer(0), "blurred": renderer(2.5)}, scenes, seeds=(0, 1)
+        )
+    }
+    perfect, blurred = rows["toy-base-50step"], rows["blurred"]
+    assert perfect.mean == 1.0 and perfect.n_images == 40
+    assert perfect.checks == {"background": 1.0, "colour": 1.0, "shape": 1.0, "size": 1.0}
+    assert blurred.mean < 0.9 and blurred.diff < 0 and blurred.diff_high < 0
+    assert min(blurred.checks.values()) < 1.0
