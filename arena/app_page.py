@@ -66,9 +66,15 @@ def image_url(ref: ImageRef) -> str:
     return f"images/{quote(ref.sha256)}"
 
 
+#: Images narrower than this are shown with nearest-neighbour upscaling: a 32x32 image blown
+#: up to half a screen with the browser's smoothing looks blurrier than the model drew it.
+PIXELATED_BELOW = 256
+
+
 def _figure(ref: ImageRef, side: str, keys: str, ratio: str) -> str:
+    pixelated = ' class="arena-pixelated"' if ref.width < PIXELATED_BELOW else ""
     return (
-        f'<figure><img src="{text(image_url(ref))}" width="{int(ref.width)}" '
+        f'<figure><img src="{text(image_url(ref))}"{pixelated} width="{int(ref.width)}" '
         f'height="{int(ref.height)}" style="aspect-ratio: {ratio}" alt="{side} image" '
         f'draggable="false"><figcaption>{side} &middot; {text(keys)}</figcaption></figure>'
     )

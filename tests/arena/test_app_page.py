@@ -55,8 +55,8 @@ def test_rater_param_is_an_id_or_a_query_string() -> None:
     }
 
 
-def _progress(prompt: str, answered: int = 3, source: str = "url") -> Progress:
-    ref = ImageRef("alpha/p0.png", "ab" * 32, 512, 384)
+def _progress(prompt: str, answered: int = 3, source: str = "url", side: int = 512) -> Progress:
+    ref = ImageRef("alpha/p0.png", "ab" * 32, side, side * 3 // 4)
     trial = TrialView("tok", prompt, "quality", "Which <one>?", ref, ref)
     return Progress("r", source, answered, 10, trial)
 
@@ -69,6 +69,11 @@ def test_trial_html_escapes_data_and_hides_models() -> None:
     assert "alpha" not in html and 'src="images/' + "ab" * 32 + '"' in html
     assert html.count('style="aspect-ratio: 512 / 384"') == 2  # same display size
     assert progress_text(_progress("x")) == "3 / 10"
+
+
+def test_tiny_images_are_upscaled_without_smoothing() -> None:
+    assert "arena-pixelated" not in trial_html(_progress("x"))
+    assert trial_html(_progress("x", side=32)).count('class="arena-pixelated"') == 2
 
 
 def test_header_and_completion_screens(make_study) -> None:
