@@ -26,7 +26,8 @@ class NetSize:
 
     channels: tuple[int, ...] = (32, 64)
     text_layers: int = 2
-    #: Also feed the prompt's mean token state into the timestep embedding (see ``denoise``).
+    #: Also feed the prompt's mean token state into the timestep embedding, applied by every
+    #: residual block as a scale and shift (see ``models.toy.pipeline.denoise``).
     pooled_text: bool = True
 
 

@@ -179,9 +179,9 @@ def train_teacher(pipe: ToyPipeline, cfg: TrainConfig, log: _Log) -> None:
         drop = torch.rand(cfg.batch, generator=gen) < 0.1
         tokens[drop] = empty
         noise = torch.randn(x0.shape, generator=gen)
-        # Part of every batch at high noise (t >= high_noise_from), where the image does not yet show an
-        # object's colour or shape and only the text can decide them: with t uniform, the
-        # model learned backgrounds but took colours from the noise instead of the prompt.
+        # Part of every batch at high noise (t >= high_noise_from), where the image does not
+        # yet show an object's colour or shape and only the text can decide them: with t
+        # uniform, the model learned backgrounds but took colours from the noise instead.
         t = torch.where(
             torch.rand(cfg.batch, generator=gen) < cfg.high_noise,
             torch.randint(cfg.high_noise_from, 1000, (cfg.batch,), generator=gen),
