@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import running  # noqa: E402
+from servers import CHROMIUM, CHROMIUM_ARGS, running  # noqa: E402
 
 from arena.demo import demo_study  # noqa: E402
 from arena.ingest import ingest  # noqa: E402
@@ -36,13 +36,6 @@ from models.manifest import read_manifest  # noqa: E402
 from models.toy.judge import judge  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RATERS = 24
 
 
@@ -74,7 +67,7 @@ def main() -> None:
         store = Store.open(study.database_url)
         ingest(store, study, load_prompts(study.prompts_file))
         with running(create_server(study, store)) as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1100, "height": 760})
             page.goto(base + "?rater=readme")
             page.wait_for_function("window.arena && window.arena.shownAt !== null")

@@ -5,17 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-import uvicorn
 from PIL import Image
+from servers import running
 
 from arena.ingest import ingest
 from arena.prompts import Prompt, load_prompts
@@ -132,32 +129,6 @@ def make_study(tmp_path: Path) -> Callable[..., tuple[Study, list[Prompt]]]:
         return build_study(tmp_path, **options)
 
     return make
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running(app, timeout: float = 30.0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread on a free port; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

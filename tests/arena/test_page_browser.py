@@ -7,22 +7,12 @@ installs Debian's chromium) a missing browser fails instead.
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 from playwright import sync_api
+from servers import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("T2I_ARENA_CHROMIUM") or shutil.which("chromium")
-# Without the background-networking flags Chromium keeps dialling out on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _progress_is(text: str) -> str:

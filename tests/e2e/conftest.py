@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARENA = [sys.executable, "-m", "arena.cli"]
@@ -26,15 +26,8 @@ def run_arena(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     return result
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def launched(args: list[str], port: int | None = None, timeout: float = 90.0) -> Iterator[str]:
+def arena_process(args: list[str], port: int | None = None, timeout: float = 90.0) -> Iterator[str]:
     """``arena ARGS… --port PORT`` as a real server process; yields its base URL once it answers.
 
     The process writes to a temporary file, not a pipe: a server that prints more than a pipe
@@ -74,7 +67,7 @@ def launched(args: list[str], port: int | None = None, timeout: float = 90.0) ->
 
 def serving(study: Path, port: int | None = None, timeout: float = 90.0):
     """``arena serve --study STUDY`` as a real server process; yields its base URL."""
-    return launched(["serve", "--study", str(study)], port, timeout)
+    return arena_process(["serve", "--study", str(study)], port, timeout)
 
 
 @pytest.fixture(scope="session")
@@ -91,5 +84,5 @@ def serve_study() -> Callable[..., AbstractContextManager[str]]:
 
 @pytest.fixture(scope="session")
 def launch_arena() -> Callable[..., AbstractContextManager[str]]:
-    """:func:`launched`: any serving ``arena`` command (``serve``, ``demo``) as a process."""
-    return launched
+    """:func:`arena_process`: any serving ``arena`` command (``serve``, ``demo``) as a process."""
+    return arena_process
