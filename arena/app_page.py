@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "asset",
+    "completion",
+    "image_json",
     "done_html",
     "header_html",
     "identify",
@@ -97,18 +99,31 @@ def trial_html(progress: Progress) -> str:
     )
 
 
+def image_json(ref: ImageRef) -> dict[str, object]:
+    """An image as the HTTP API describes it: URL (relative to the page) and size."""
+    return {"url": image_url(ref), "width": int(ref.width), "height": int(ref.height)}
+
+
+def completion(study: Study, progress: Progress) -> dict[str, str | None]:
+    """The completion code and, for Prolific raters, the URL that reports it to Prolific."""
+    code = study.completion_code
+    url = _PROLIFIC_DONE + quote(code) if code and progress.source == "prolific" else None
+    return {"code": code, "url": url}
+
+
 def done_html(study: Study, progress: Progress) -> str:
     """The completion screen: thanks, and the completion code when the study has one."""
     parts = [
         '<div class="arena-done">',
         f"<p><strong>Thank you!</strong> You answered {progress.answered} comparisons.</p>",
     ]
-    code = study.completion_code
-    if code:
-        parts.append(f'<p>Your completion code: <span class="arena-code">{text(code)}</span></p>')
-        if progress.source == "prolific":
-            link = _PROLIFIC_DONE + quote(code)
-            parts.append(f'<p><a href="{text(link)}">Return to Prolific</a></p>')
+    done = completion(study, progress)
+    if done["code"]:
+        parts.append(
+            f'<p>Your completion code: <span class="arena-code">{text(done["code"])}</span></p>'
+        )
+        if done["url"]:
+            parts.append(f'<p><a href="{text(done["url"])}">Return to Prolific</a></p>')
     else:
         parts.append("<p>You can close this page now.</p>")
     parts.append("</div>")

@@ -20,6 +20,7 @@ from PIL import Image
 from sqlalchemy import Connection, insert, select, update
 
 from arena.store import Store
+from arena.store.engine import insert_ignoring_conflicts
 from arena.store.schema import ImageRow, ModelRow, PromptRow, StudyRow
 
 if TYPE_CHECKING:
@@ -196,24 +197,37 @@ def _message(manifest: Path, problems: list[str]) -> str:
     return f"{manifest}: {len(problems)} problem(s), nothing was ingested: {shown}{tail}."
 
 
+def _insert_missing(conn: Connection, table: type, key: str, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose unique ``key`` is not stored yet, also when another process
+    inserts the same key at the same moment (see :func:`insert_ignoring_conflicts`)."""
+    ignoring = insert_ignoring_conflicts(conn.dialect.name, table)
+    if ignoring is not None:
+        conn.execute(ignoring, rows)
+        return
+    column = getattr(table, key)
+    have = set(conn.scalars(select(column).where(column.in_([r[key] for r in rows]))))
+    new = [r for r in rows if r[key] not in have]
+    if new:
+        conn.execute(insert(table), new)
+
+
 def _write(
     conn: Connection, study: Study, prompts: Sequence[Prompt], entries: Sequence[Any]
 ) -> tuple[list[str], int, int]:
     """Upsert everything; returns conflicts with stored rows and the numbers of new rows."""
     problems: list[str] = []
+    _insert_missing(conn, StudyRow, "name", [{"name": study.name, "title": study.title}])
     sid = conn.scalar(select(StudyRow.id).where(StudyRow.name == study.name))
-    if sid is None:
-        sid = conn.execute(
-            insert(StudyRow).values(name=study.name, title=study.title).returning(StudyRow.id)
-        ).scalar_one()
-    else:
-        conn.execute(update(StudyRow).where(StudyRow.id == sid).values(title=study.title))
+    # The update also locks the study's row until commit, so a second ingest of this study
+    # (another server starting) waits here and then reads the prompts and images this one wrote.
+    conn.execute(update(StudyRow).where(StudyRow.id == sid).values(title=study.title))
 
+    # Model ids are shared by studies: servers of two studies may insert the same ones at once.
+    # Sorted, so that two such inserts take their row locks in one order (no deadlock).
+    _insert_missing(
+        conn, ModelRow, "name", [{"name": m} for m in sorted({e.model for e in entries})]
+    )
     model_ids = {name: pk for name, pk in conn.execute(select(ModelRow.name, ModelRow.id))}
-    for name in sorted({e.model for e in entries} - model_ids.keys()):
-        model_ids[name] = conn.execute(
-            insert(ModelRow).values(name=name).returning(ModelRow.id)
-        ).scalar_one()
 
     stored = {
         key: (pk, text)

@@ -33,6 +33,8 @@ STUDY_KEYS: dict[str, str] = {
     "quota": "number of trials each rater answers",
     "seed": "seed of the trial scheduler",
     "completion_code": "code shown on the completion screen (e.g. for Prolific)",
+    "max_raters": "most raters the study admits; later newcomers are turned away (default: no limit)",
+    "panel": "admit only raters whose link carries this panel's id: 'prolific' or 'mturk' (default: any link)",
     "cards": "folder of model cards (default: the shipped models/cards)",
     "images": "image set folder (default: images)",
     "database": "SQLAlchemy URL (default: sqlite file arena.db in the study folder)",
@@ -43,6 +45,8 @@ STUDY_KEYS: dict[str, str] = {
 PROMPT_KEYS = {"file", "categories", "limit"}
 QUESTION_KEYS = {"id", "text"}
 RESPONSE_KEYS = {"tie", "both_bad"}
+#: Panels whose ids the rater link can carry (``panel`` key).
+PANELS = ("prolific", "mturk")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DEFAULT_QUESTION = ("quality", "Which image do you prefer?")
 SHIPPED_CARDS = Path(__file__).resolve().parents[1] / "models" / "cards"
@@ -83,6 +87,8 @@ class Study:
     database_url: str
     seed: int = 0
     completion_code: str | None = None
+    max_raters: int | None = None
+    panel: str | None = None
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -220,6 +226,13 @@ def load_study(path: str | Path) -> Study:
     responses = _Reader(path, top.get("responses", dict, "a table", {}), "responses.")
     responses.check_keys(RESPONSE_KEYS)
 
+    max_raters = top.get("max_raters", int, "a positive integer", None)
+    if max_raters is not None and max_raters < 1:
+        raise top.fail("max_raters", "a positive integer", max_raters)
+    panel = top.get("panel", str, "'prolific' or 'mturk'", None)
+    if panel is not None and panel not in PANELS:
+        raise top.fail("panel", "'prolific' or 'mturk'", panel)
+
     cards = top.get("cards", str, "a path to a folder of model cards", None)
     return Study(
         name=name,
@@ -241,6 +254,8 @@ def load_study(path: str | Path) -> Study:
         database_url=_database_url(folder, top.get("database", str, "an SQLAlchemy URL", None)),
         seed=top.get("seed", int, "an integer", 0),
         completion_code=top.get("completion_code", str, "a string", None),
+        max_raters=max_raters,
+        panel=panel,
     )
 
 

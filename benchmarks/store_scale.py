@@ -4,8 +4,8 @@ Ingests a PartiPrompts-sized synthetic study (1,632 prompts, 6 models = 15 pairs
 1 seed: 48,960 cells; 8x8 PNGs) into an SQLite file, then measures the CPU time of
 ``record_vote`` + ``next_trial`` (and of ``vote_and_next``, the app's single transaction, where
 the store has it) after 0, 10,000 and 100,000 prior votes. Prior trials and votes are written
-with executemany, spread evenly over the cells; ``cell_counts`` is then rebuilt from them the
-way a database from before that table is opened (delete its rows, open a new store).
+with executemany, spread evenly over the cells, with ``cell_counts`` kept in step as the store
+keeps it.
 
     .venv/bin/python benchmarks/store_scale.py
     .venv/bin/python benchmarks/store_scale.py --prior 0 10000 100000 --votes 1000
@@ -23,10 +23,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, insert, select, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -75,6 +76,8 @@ def add_prior_votes(store: Store, study: Study, start: int, count: int) -> None:
     """Answered trials ``start .. start + count`` of an even sweep over the cells."""
     if count <= 0:
         return
+    if hasattr(store, "prepare"):
+        store.prepare(study)  # the cell_counts rows
     with store.begin(write=True) as conn:
         sid = store.study_id(study.name, conn)
         images = conn.execute(
@@ -126,8 +129,23 @@ def add_prior_votes(store: Store, study: Study, start: int, count: int) -> None:
         )
         counts = Base.metadata.tables.get("cell_counts")  # absent before the table existed
         if counts is not None:
-            # Derived data: deleting it makes the next store recount it from the trials.
-            conn.execute(delete(counts))
+            per_cell = Counter(cells[i % len(cells)] for i in range(start, start + count))
+            c = counts.c
+            bump = (
+                update(counts)
+                .where(
+                    c.study_id == sid,
+                    c.prompt_id == bindparam("p"),
+                    c.model_lo == bindparam("lo"),
+                    c.model_hi == bindparam("hi"),
+                    c.question == bindparam("q"),
+                )
+                .values(n=c.n + bindparam("k"))
+            )
+            rows = [
+                {"p": p, "lo": a, "hi": b, "q": q, "k": k} for (p, a, b, q), k in per_cell.items()
+            ]
+            conn.execute(bump, rows)
 
 
 def measure(store: Store, study: Study, tag: str, votes: int, repeats: int) -> dict[str, float]:

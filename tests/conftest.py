@@ -89,8 +89,12 @@ def build_study(
     completion_code: str | None = "DONE-123",
     name: str = "t1",
     images: bool = True,
+    extra: str = "",
 ) -> tuple[Study, list[Prompt]]:
-    """A study folder with prompts, images and study.toml under ``folder/name``."""
+    """A study folder with prompts, images and study.toml under ``folder/name``.
+
+    ``extra``: more top-level lines of the study file (e.g. ``max_raters = 2``).
+    """
     folder = folder / name
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["id\tprompt\tcategory"] + [
@@ -103,7 +107,7 @@ def build_study(
         f'name = "{name}"\ntitle = "Test <study>"\n'
         'instructions = "Pick the better image.\\n\\nUse 1/2 or the arrow keys."\n'
         f"models = {json.dumps(list(models))}\nseeds = {list(seeds)}\nquota = {quota}\n"
-        f"seed = 7\n{code}"
+        f"seed = 7\n{code}{extra}\n"
         f'[prompts]\nfile = "prompts.tsv"\n{qs}'
         f"[responses]\ntie = {str(tie).lower()}\nboth_bad = {str(both_bad).lower()}\n",
         encoding="utf-8",

@@ -15,9 +15,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "running"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ApiError", "RaterClient", "free_port", "running"]
 
 #: Debian's chromium, or the browser T2I_ARENA_CHROMIUM names.
 CHROMIUM = os.environ.get("T2I_ARENA_CHROMIUM") or shutil.which("chromium")
@@ -39,9 +40,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(app, timeout: float = 30.0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread on a free port; yields its base URL."""
-    port = free_port()
+def running(app, timeout: float = 30.0, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on ``port`` (default: a free one); yields
+    its base URL."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -55,3 +57,62 @@ def running(app, timeout: float = 30.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class ApiError(Exception):
+    """A non-2xx answer of the rater API: its status and the ``error`` object's fields."""
+
+    def __init__(self, status: int, code: str, message: str, retry: bool) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.retry = status, code, message, retry
+
+
+class RaterClient:
+    """One rater's browser, over the page's HTTP API (docs/http-api.md).
+
+    Keeps the rater id, the secret and the last answer, as the page's script does.
+    """
+
+    def __init__(self, base: str, secret: str | None = None) -> None:
+        self.http = httpx.Client(base_url=base, timeout=30.0)
+        self.rater: str | None = None
+        self.secret = secret
+        self.state: dict = {}
+
+    def __enter__(self) -> RaterClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def post(self, name: str, body: dict) -> dict:
+        got = self.http.post(f"api/{name}", json=body)
+        data = got.json()
+        if got.status_code != 200:
+            e = data["error"]
+            raise ApiError(got.status_code, e["code"], e["message"], e["retry"])
+        self.rater, self.state = data["rater"], data
+        self.secret = data.get("secret", self.secret)
+        return data
+
+    def start(self, params: dict[str, str] | str | None = None) -> dict:
+        """Open the study link: ``params`` are its query parameters (a str means ``rater``)."""
+        if isinstance(params, str):
+            params = {"rater": params}
+        return self.post("start", {"params": params or {}, "secret": self.secret})
+
+    @property
+    def token(self) -> str | None:
+        trial = self.state.get("trial")
+        return trial["token"] if trial else None
+
+    def vote(self, choice: str, decision_ms: float = 500.0, token: str | None = None) -> dict:
+        """Answer the trial on screen (or the one ``token`` names)."""
+        body = {
+            "rater": self.rater,
+            "secret": self.secret,
+            "token": token or self.token,
+            "choice": choice,
+            "decision_ms": decision_ms,
+        }
+        return self.post("vote", body)

@@ -1,65 +1,168 @@
-// Page-side helpers of the arena, passed to Gradio as the page's `js` (run once on load).
-// Votes carry the decision time measured here: from the moment both images of the trial
-// have loaded (or, if an image fails, from the moment the trial arrived) to the click.
+// The rater's page script, passed to Gradio as the page's `js` (run once on load). It talks
+// to the arena's JSON API (docs/http-api.md): `api/start` on load, `api/vote` per vote, and
+// writes each answer into the page. Every failure is shown in #arena-message and leaves the
+// keys working; a retry re-sends the same request, which the server answers idempotently.
+// Decision times run from the moment both images of the trial have loaded (or, if an image
+// fails, from the moment the trial arrived) to the vote.
 () => {
   if (window.arena) return;
-  const A = { token: null, arrivedAt: performance.now(), shownAt: null, pending: null };
+  const A = {
+    study: null, rater: null, secret: null, token: null,
+    arrivedAt: performance.now(), shownAt: null, pending: false, retry: null,
+  };
+  const $ = (id) => document.getElementById(id);
+  const params = Object.fromEntries(new URLSearchParams(window.location.search));
+  const OFFLINE = "The server cannot be reached. Check your connection, then try again; nothing you answered is lost.";
 
-  // Called by each response button before its request: returns the vote endpoint's inputs.
-  A.vote = (choice, rater, token) => {
-    const start = A.shownAt ?? A.arrivedAt;
-    A.pending = token;
-    return [rater, token, choice, Math.max(0, Math.round(performance.now() - start))];
+  // The browser's secret for a rater id (see docs/writing-a-study.md, "Raters").
+  const secretKey = (rater) => `arena:${A.study}:${rater}`;
+  const loadSecret = (rater) => {
+    try { return rater ? window.localStorage.getItem(secretKey(rater)) : null; } catch { return null; }
+  };
+  const saveSecret = (rater, secret) => {
+    try { window.localStorage.setItem(secretKey(rater), secret); } catch { /* private mode */ }
   };
 
-  // Called after every response (success or error): a new token means a new trial on screen.
-  A.shown = (token) => {
-    A.pending = null;
-    if (token === A.token) return [];
+  const say = (message, retry) => {
+    const box = $("arena-message");
+    box.replaceChildren();
+    box.hidden = !message;
+    if (!message) return;
+    const p = document.createElement("p");
+    p.textContent = message;
+    box.append(p);
+    if (retry) {
+      const again = document.createElement("button");
+      again.type = "button";
+      again.id = "arena-retry";
+      again.textContent = "Try again";
+      again.addEventListener("click", () => retry());
+      box.append(again);
+    }
+    box.scrollIntoView({ block: "nearest" });
+  };
+
+  const busy = (on) => {
+    A.pending = on;
+    document.querySelectorAll("#arena-buttons button").forEach((b) => { b.disabled = on; });
+  };
+
+  const render = (data) => {
+    A.rater = data.rater;
+    $("arena-trial").innerHTML = data.html; // built and escaped by the server (app_page.py)
+    $("arena-progress").textContent = `${data.answered} / ${data.total}`;
+    const token = data.trial ? data.trial.token : "";
+    if (token === A.token) return;
     A.token = token;
     A.arrivedAt = performance.now();
     A.shownAt = null;
-    requestAnimationFrame(() => {
-      const imgs = [...document.querySelectorAll("#arena-trial img")];
-      const loaded = imgs.map((img) =>
-        img.complete
-          ? Promise.resolve()
-          : new Promise((done) => {
-              img.addEventListener("load", done, { once: true });
-              img.addEventListener("error", done, { once: true });
-            })
-      );
-      Promise.all(loaded).then(() => {
-        if (A.token === token) A.shownAt = performance.now();
-      });
+    const imgs = [...document.querySelectorAll("#arena-trial img")];
+    const loaded = imgs.map((img) =>
+      img.complete
+        ? Promise.resolve()
+        : new Promise((done) => {
+            img.addEventListener("load", done, { once: true });
+            img.addEventListener("error", done, { once: true });
+          })
+    );
+    Promise.all(loaded).then(() => {
+      if (A.token === token) A.shownAt = performance.now();
     });
-    return [];
   };
 
-  // Keeps a generated rater id in the address bar, so that a refresh resumes the session.
-  A.remember = (rater, token) => {
-    const url = new URL(window.location.href);
-    const p = url.searchParams;
-    if (rater && !p.get("rater") && !p.get("PROLIFIC_PID") && !p.get("workerId")) {
-      p.set("rater", rater);
-      history.replaceState(null, "", url.toString());
+  // One call to the API. Resolves to the answer's JSON, or shows why there is none.
+  const call = async (name, body, again) => {
+    busy(true);
+    try {
+      let response;
+      try {
+        response = await fetch(new URL(`api/${name}`, window.location.href), {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      } catch {
+        say(OFFLINE, again);
+        return null;
+      }
+      let data = null;
+      try { data = await response.json(); } catch { /* not JSON: a proxy's error page */ }
+      if (response.ok && data && !data.error) {
+        say("");
+        return data;
+      }
+      const error = (data && data.error) || {
+        message: `The server answered with an error (HTTP ${response.status}); please try again.`,
+        retry: true,
+      };
+      say(error.message, error.retry ? again : null);
+      return null;
+    } finally {
+      busy(false);
     }
-    return A.shown(token);
   };
 
-  const KEYS = { 1: "arena-left", ArrowLeft: "arena-left", 2: "arena-right", ArrowRight: "arena-right" };
+  const start = async () => {
+    const id = params.PROLIFIC_PID || params.workerId || params.rater || "";
+    const data = await call("start", { params, secret: loadSecret(id) }, start);
+    if (!data) {
+      $("arena-trial").replaceChildren(); // not "Loading…" forever: the message says why
+      return;
+    }
+    saveSecret(data.rater, data.secret);
+    A.secret = data.secret;
+    // A generated id goes into the address bar, so that a refresh resumes the session.
+    if (!params.rater && !params.PROLIFIC_PID && !params.workerId) {
+      const url = new URL(window.location.href);
+      url.searchParams.set("rater", data.rater);
+      history.replaceState(null, "", url.toString());
+      params.rater = data.rater;
+    }
+    render(data);
+  };
+
+  A.vote = async (choice) => {
+    if (A.pending || !A.token) return;
+    const body = {
+      rater: A.rater, secret: A.secret, token: A.token, choice,
+      decision_ms: Math.max(0, Math.round(performance.now() - (A.shownAt ?? A.arrivedAt))),
+    };
+    // A retry sends the same vote (same token, same time): stored once whatever happened.
+    const send = async () => {
+      const data = await call("vote", body, send);
+      if (data) render(data);
+    };
+    await send();
+  };
+
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("#arena-buttons button[data-choice]");
+    if (button && !button.disabled) A.vote(button.dataset.choice);
+  });
+
+  const KEYS = { 1: "left", ArrowLeft: "left", 2: "right", ArrowRight: "right" };
   document.addEventListener("keydown", (e) => {
     if (e.repeat || e.altKey || e.ctrlKey || e.metaKey) return;
     const t = e.target;
     if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
-    const id = KEYS[e.key];
+    const choice = KEYS[e.key];
     // No keyboard votes while one is in flight or before the images are on screen.
-    if (!id || A.pending !== null || !A.token || A.shownAt === null) return;
-    const el = document.getElementById(id);
-    const btn = el && (el.tagName === "BUTTON" ? el : el.querySelector("button"));
-    if (!btn || btn.disabled || btn.offsetParent === null) return;
+    if (!choice || A.pending || !A.token || A.shownAt === null) return;
     e.preventDefault();
-    btn.click();
+    A.vote(choice);
   });
+
+  // Gradio mounts the components after this script runs: start once they are there.
+  const began = performance.now();
+  const begin = () => {
+    const root = $("arena-controls");
+    if (!root) {
+      if (performance.now() - began < 30000) setTimeout(begin, 30);
+      return;
+    }
+    A.study = root.dataset.study;
+    start();
+  };
   window.arena = A;
+  begin();
 }

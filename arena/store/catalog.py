@@ -37,7 +37,7 @@ class Catalog:
     prompt_key: dict[int, str]  # prompts.id -> prompt key
     prompt_text: dict[int, str]  # prompts.id -> text
     model_name: dict[int, str]  # models.id -> name
-    files: dict[str, str]  # relative path or sha256 -> relative path (what the image route serves)
+    files: dict[str, int]  # relative path or sha256 -> image id (what the image route serves)
     image_model: dict[int, int] = field(default_factory=dict)  # image id -> models.id
     #: Per (models, questions): the store's cell table, set once its cell_counts rows are
     #: known to exist; a new catalog (after an ingest) starts without any.
@@ -112,7 +112,7 @@ def load_catalog(conn: Connection, study_id: int) -> Catalog:
         cat.refs[image_id] = ImageRef(path=path, sha256=sha, width=width, height=height)
         cat.model_name[model_id] = model
         cat.image_model[image_id] = model_id
-        cat.files[path] = cat.files[sha] = path
+        cat.files[path] = cat.files[sha] = image_id
     return cat
 
 

@@ -17,7 +17,6 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from arena.schedule import Cell
-from arena.store import queries as q
 from arena.store.schema import CellCountRow
 
 __all__ = ["CellTable", "DRAW_RANGE", "WINDOW", "ensure_cells"]
@@ -58,9 +57,10 @@ def ensure_cells(
 ) -> CellTable:
     """Create the missing ``cell_counts`` rows of ``cells`` and mark exactly them active.
 
-    A missing row gets ``n`` counted from the trials already issued for its cell (non-zero
-    only for a database written before this table existed), so opening such a database needs
-    no migration step. Runs once per process (and after an ingest adds images), not per vote.
+    A missing row starts at ``n = 0``: every trial of a cell is counted in its row, which
+    exists before the cell's first trial (the table is part of every schema revision, see
+    :mod:`arena.store.migrate`). Runs once per process (and after an ingest adds images), not
+    per vote.
     Two processes starting at once on PostgreSQL may both insert; the loser retries once, when
     the winner's rows are committed.
     """
@@ -89,9 +89,6 @@ def _ensure(
     have = {(p, lo, hi, qn): (rid, active) for rid, p, lo, hi, qn, active in conn.execute(read)}
     missing = [key for key in index if key not in have]
     if missing:
-        done = {
-            (p, lo, hi, qn): n for p, lo, hi, qn, n in conn.execute(q.TRIALS_PER_CELL, {"sid": sid})
-        }
         # Seeded by the study, so a replayed study starts from the same order of cells.
         draws = np.random.default_rng([study_seed & 0xFFFFFFFFFFFFFFFF, sid]).integers(
             DRAW_RANGE, size=len(missing)
@@ -105,7 +102,7 @@ def _ensure(
                     "model_lo": lo,
                     "model_hi": hi,
                     "question": qn,
-                    "n": done.get((p, lo, hi, qn), 0),
+                    "n": 0,
                     "draw": int(draw),
                     "active": True,
                 }

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["make_engine", "BUSY_TIMEOUT_MS", "IMMEDIATE"]
+__all__ = ["make_engine", "insert_ignoring_conflicts", "BUSY_TIMEOUT_MS", "IMMEDIATE"]
 
 #: How long an SQLite writer waits for the lock before failing; votes are a few ms each.
 BUSY_TIMEOUT_MS = 10_000
@@ -16,10 +16,11 @@ BUSY_TIMEOUT_MS = 10_000
 IMMEDIATE = "arena_immediate"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """Create an engine for ``url``.
 
-    On SQLite every connection gets WAL journaling, ``foreign_keys=ON`` and a busy timeout.
+    On SQLite every connection gets WAL journaling, ``foreign_keys=ON`` and a busy timeout of
+    ``busy_timeout_ms``.
     The driver's own implicit transactions are switched off and replaced by explicit ``BEGIN``
     statements: a write transaction that first reads (the vote check, the scheduler's counts)
     must start with ``BEGIN IMMEDIATE``, or in WAL mode it can fail with SQLITE_BUSY at its first
@@ -46,7 +47,7 @@ def make_engine(url: str) -> Engine:
                 # With WAL, NORMAL is durable against application crashes and much cheaper.
                 cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         finally:
             cur.close()
 
@@ -56,3 +57,21 @@ def make_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def insert_ignoring_conflicts(dialect: str, table: Any) -> Any | None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table`` on PostgreSQL and SQLite, else None.
+
+    Where two processes insert the same unique key at once (two servers starting, a double
+    load of a rater's page), PostgreSQL makes the second wait for the first's commit and then
+    skips the row, where a check followed by a plain insert would fail on the constraint.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return None

@@ -9,12 +9,12 @@ one trial by token, or the few least-served cells; none grows with the study's v
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, func, insert, select, true, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, func, insert, select, true, update
 
 from arena.store.schema import CellCountRow, ImageRow, RaterRow, TrialRow, VoteRow
 
 __all__ = [
+    "BIND_SECRET",
     "BUMP_CELL",
     "FIND_TRIAL",
     "IMAGES_STAMP",
@@ -22,14 +22,32 @@ __all__ = [
     "INSERT_VOTE",
     "LEAST_SERVED",
     "RATER",
+    "RATER_COUNT",
+    "RATER_PANEL",
     "RATER_TRIALS",
-    "TRIALS_PER_CELL",
 ]
 
-#: (raters.id, source) of a rater of a study.
-RATER = select(RaterRow.id, RaterRow.source).where(
-    RaterRow.study_id == bindparam("sid"), RaterRow.external_id == bindparam("rater")
+#: (raters.id, source, secret_hash) of a rater of a study. The row is locked for the rest of
+#: the transaction (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+#: writers), so that calls for one rater (two tabs, a double load) run one after the other.
+RATER = (
+    select(RaterRow.id, RaterRow.source, RaterRow.secret_hash)
+    .where(RaterRow.study_id == bindparam("sid"), RaterRow.external_id == bindparam("rater"))
+    .with_for_update()
 )
+
+#: The panel references of a rater (for resuming on another device).
+RATER_PANEL = select(
+    RaterRow.source, RaterRow.panel_session_id, RaterRow.panel_assignment_id
+).where(RaterRow.id == bindparam("rater_pk"))
+
+#: Bind a rater to a new browser secret.
+BIND_SECRET = (
+    update(RaterRow).where(RaterRow.id == bindparam("rater_pk")).values(secret_hash=bindparam("h"))
+)
+
+#: How many raters a study has (only when a new rater joins a study with ``max_raters``).
+RATER_COUNT = select(func.count(RaterRow.id)).where(RaterRow.study_id == bindparam("sid"))
 
 #: Every trial of one rater, oldest first, with its vote's id (NULL while unanswered): the
 #: rater's progress, the trial to resume and the cells they have seen, in one indexed read.
@@ -70,33 +88,9 @@ BUMP_CELL = (
 #: end of the primary key instead of counting the study's images.
 IMAGES_STAMP = select(func.coalesce(func.max(ImageRow.id), 0))
 
-_left, _right = aliased(ImageRow, name="li"), aliased(ImageRow, name="ri")
-_lo = case((_left.model_id < _right.model_id, _left.model_id), else_=_right.model_id)
-_hi = case((_left.model_id < _right.model_id, _right.model_id), else_=_left.model_id)
-
-#: Trials per (prompt, lower model id, higher model id, question) of a study. Only for creating
-#: missing cell_counts rows (once per cell, e.g. on a database written before that table);
-#: never on the vote path.
-TRIALS_PER_CELL = (
-    select(TrialRow.prompt_id, _lo, _hi, TrialRow.question, func.count(TrialRow.id))
-    .join(_left, _left.id == TrialRow.left_image_id)
-    .join(_right, _right.id == TrialRow.right_image_id)
-    .where(TrialRow.study_id == bindparam("sid"))
-    .group_by(TrialRow.prompt_id, _lo, _hi, TrialRow.question)
-)
-
-#: (trial id, owner's raters.id, owner's rater id, owner's source, vote choice or NULL, vote
-#: decision_ms or NULL) of a token.
+#: (trial id, owner's raters.id, vote choice or NULL, vote decision_ms or NULL) of a token.
 FIND_TRIAL = (
-    select(
-        TrialRow.id,
-        RaterRow.id,
-        RaterRow.external_id,
-        RaterRow.source,
-        VoteRow.choice,
-        VoteRow.decision_ms,
-    )
-    .join(RaterRow, RaterRow.id == TrialRow.rater_id)
+    select(TrialRow.id, TrialRow.rater_id, VoteRow.choice, VoteRow.decision_ms)
     .outerjoin(VoteRow, VoteRow.trial_id == TrialRow.id)
     .where(TrialRow.token == bindparam("token"), TrialRow.study_id == bindparam("sid"))
 )

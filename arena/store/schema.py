@@ -2,6 +2,8 @@
 
 Plain SQL types only (no SQLite-only features) so the same schema runs on PostgreSQL.
 Rater rows hold pseudonymous ids and panel references; never an IP address.
+Every change here needs a revision in ``arena/store/migrations/versions/`` (see
+:mod:`arena.store.migrate`); ``tests/arena/test_migrations.py`` checks that they agree.
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class RaterRow(Base):
     panel_study_id: Mapped[str | None] = mapped_column(String(200), default=None)
     panel_session_id: Mapped[str | None] = mapped_column(String(200), default=None)
     panel_assignment_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: sha256 of the secret the browser that joined keeps: binds the rater id to that browser.
+    secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -174,8 +178,8 @@ class CellCountRow(Base):
     rows through ``ix_cell_counts_pick`` instead of counting every trial per vote. ``draw`` is
     a random number redrawn on every increment: ordering by ``(n, draw)`` gives each round of
     the study a fresh random order of its cells. ``active`` marks the cells of the study's
-    current models and questions. The store creates the rows (and recomputes ``n`` from
-    ``trials`` for a database written before this table existed) when it first schedules.
+    current models and questions. The store creates a study's rows (at ``n = 0``, before
+    the cell's first trial) when it first schedules the study.
     """
 
     __tablename__ = "cell_counts"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +16,23 @@ from arena.store import frames, votes
 from arena.store import queries as q
 from arena.store.catalog import Catalog, catalog_stamp, load_catalog, trial_view
 from arena.store.cells import DRAW_RANGE, WINDOW, CellTable, ensure_cells
-from arena.store.engine import IMMEDIATE, make_engine
+from arena.store.engine import (
+    BUSY_TIMEOUT_MS,
+    IMMEDIATE,
+    insert_ignoring_conflicts,
+    make_engine,
+)
+from arena.store.migrate import upgrade
 from arena.store.schema import Base, RaterRow, StudyRow, TrialRow, VoteRow
-from arena.store.types import Progress, RaterIdentity, TrialView, VoteReceipt, VoteRefused
+from arena.store.types import (
+    ImageRef,
+    Progress,
+    RaterIdentity,
+    Session,
+    TrialView,
+    VoteReceipt,
+    VoteRefused,
+)
 
 if TYPE_CHECKING:
     from arena.study import Study
@@ -30,25 +45,32 @@ TRIAL_KIND = "2afc"
 class Store:
     """The arena database behind one SQLAlchemy URL (SQLite file by default).
 
-    Tables are created on construction. The store caches study ids and a per-study image
+    The schema is created or upgraded on construction (:mod:`arena.store.migrate`). The store caches study ids and a per-study image
     catalog in the instance (never at module level), so one store serves one process.
     ``serialized`` is True where the database runs one write transaction at a time (SQLite).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_timeout_ms)
         self._writer = self.engine.execution_options(**{IMMEDIATE: True})
         # SQLite serialises writers (BEGIN IMMEDIATE): no race between a check and a write.
         self.serialized = self.engine.dialect.name == "sqlite"
-        Base.metadata.create_all(self.engine)
+        upgrade(self.engine)
+        self._insert_rater = insert_ignoring_conflicts(self.engine.dialect.name, RaterRow)
+        if self._insert_rater is None:
+            self._insert_rater = insert(RaterRow)
         self._study_ids: dict[str, int] = {}
         self._catalogs: dict[int, Catalog] = {}
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (and if needed create) the database at ``url``."""
-        return cls(url)
+    def open(cls, url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
+        """Open (and if needed create) the database at ``url``.
+
+        ``busy_timeout_ms``: how long an SQLite writer waits for another's lock before the
+        call fails (and the rater is asked to retry).
+        """
+        return cls(url, busy_timeout_ms)
 
     def close(self) -> None:
         """Release every pooled connection."""
@@ -86,8 +108,8 @@ class Store:
             cached = self._catalogs[study_id] = load_catalog(conn, study_id)
         return cached
 
-    def image_file(self, study_name: str, name: str) -> str | None:
-        """The relative path of an ingested image named by its path or its sha256, else None.
+    def image(self, study_name: str, name: str) -> ImageRef | None:
+        """An ingested image of the study named by its path or its sha256, else None.
 
         Called for every image the browser fetches, so the catalog's stamp is only re-checked
         when the name is unknown (the images may have been ingested after the catalog was read).
@@ -97,10 +119,16 @@ class Store:
         except KeyError:
             return None
         cat = self._catalogs.get(sid)
-        if cat is not None and name in cat.files:
-            return cat.files[name]
-        with self.begin() as conn:
-            return self.catalog(conn, sid).files.get(name)
+        if cat is None or name not in cat.files:
+            with self.begin() as conn:
+                cat = self.catalog(conn, sid)
+        image_id = cat.files.get(name)
+        return None if image_id is None else cat.refs[image_id]
+
+    def image_file(self, study_name: str, name: str) -> str | None:
+        """The relative path of an ingested image named by its path or its sha256, else None."""
+        ref = self.image(study_name, name)
+        return None if ref is None else ref.path
 
     def counts(self) -> dict[str, int]:
         """Row count of every table (for tests, health checks and the CLI)."""
@@ -112,27 +140,95 @@ class Store:
 
     # ------------------------------------------------------------------ raters
     def join(self, study: Study, who: RaterIdentity) -> str:
-        """Register a rater (idempotent) and return their id.
+        """Register a rater without binding a browser secret (idempotent); return their id.
 
-        A rater coming back keeps the row made on their first visit.
+        For scripts and simulations that drive the store directly; the rater's page joins
+        through :meth:`start`, which binds the rater to the browser.
         """
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            exists = conn.scalar(
-                select(RaterRow.id).where(RaterRow.study_id == sid, RaterRow.external_id == who.id)
-            )
-            if exists is None:
-                conn.execute(
-                    insert(RaterRow).values(
-                        study_id=sid,
-                        external_id=who.id,
-                        source=who.source,
-                        panel_study_id=who.panel_study_id,
-                        panel_session_id=who.panel_session_id,
-                        panel_assignment_id=who.panel_assignment_id,
-                    )
-                )
+            self._admit(conn, study, sid, who)
         return who.id
+
+    def start(self, study: Study, who: RaterIdentity, secret: str | None = None) -> Session:
+        """Join (or resume) a rater and return the trial to show, in one transaction.
+
+        A new rater is bound to a fresh secret, returned in the :class:`Session`; a rater
+        coming back must present it. A panel rater (Prolific, MTurk) without it may move to
+        another browser by presenting the panel's own session reference again (Prolific's
+        ``SESSION_ID``, MTurk's ``assignmentId``): they get a new secret and the old one stops
+        working. A rater joined by :meth:`join` (no secret yet) is bound on first start.
+
+        Raises
+        ------
+        VoteRefused
+            ``closed`` when the study admits no new rater (``max_raters``, ``panel``),
+            ``not_yours`` when the rater is bound to another browser.
+        """
+        with self.begin(write=True) as conn:
+            sid = self.study_id(study.name, conn)
+            row = conn.execute(q.RATER, {"sid": sid, "rater": who.id}).first()
+            if row is None:
+                self._admit(conn, study, sid, who)
+                row = conn.execute(q.RATER, {"sid": sid, "rater": who.id}).one()
+            rater_pk, source, stored = row
+            if stored is not None and secret is not None and _hash(secret) == stored:
+                issued = secret
+            elif stored is None or self._may_move(conn, rater_pk, who):
+                issued = secrets.token_urlsafe(18)
+                conn.execute(q.BIND_SECRET, {"rater_pk": rater_pk, "h": _hash(issued)})
+            else:
+                raise VoteRefused(_IN_USE, code="not_yours")
+            progress, made = self._next(conn, study, sid, who.id, rater_pk, source)
+        _remember(made)
+        return Session(progress, issued)
+
+    def _admit(self, conn: Connection, study: Study, sid: int, who: RaterIdentity) -> None:
+        """Insert the rater's row unless it exists, within the study's admission rules."""
+        if conn.execute(q.RATER, {"sid": sid, "rater": who.id}).first() is not None:
+            return
+        if study.panel is not None and who.source != study.panel:
+            raise VoteRefused(_PANEL_ONLY.format(study.panel.capitalize()), code="closed")
+        limit = study.max_raters
+        if limit is not None and (conn.scalar(q.RATER_COUNT, {"sid": sid}) or 0) >= limit:
+            raise VoteRefused(_FULL, code="closed")
+        # Two first calls for one rater at once (a double load, two tabs): on PostgreSQL the
+        # second waits for the first's row instead of failing on the unique constraint.
+        conn.execute(
+            self._insert_rater,
+            {
+                "study_id": sid,
+                "external_id": who.id,
+                "source": who.source,
+                "panel_study_id": who.panel_study_id,
+                "panel_session_id": who.panel_session_id,
+                "panel_assignment_id": who.panel_assignment_id,
+            },
+        )
+
+    @staticmethod
+    def _may_move(conn: Connection, rater_pk: int, who: RaterIdentity) -> bool:
+        """True when a panel rater presents the panel's own reference for their session."""
+        source, session, assignment = conn.execute(q.RATER_PANEL, {"rater_pk": rater_pk}).one()
+        if source != who.source:
+            return False
+        if source == "prolific":
+            return session is not None and session == who.panel_session_id
+        if source == "mturk":
+            return assignment is not None and assignment == who.panel_assignment_id
+        return False
+
+    def _rater(self, conn: Connection, sid: int, rater: str, secret: str | None) -> tuple[int, str]:
+        """(raters.id, source) of a rater, locked, once ``secret`` is theirs (else refused)."""
+        row = conn.execute(q.RATER, {"sid": sid, "rater": rater}).first()
+        if row is None:
+            raise VoteRefused(
+                "This rater is not known; open the study link again.", code="unknown_rater"
+            )
+        rater_pk, source, stored = row
+        if stored is not None and (not isinstance(secret, str) or _hash(secret) != stored):
+            raise VoteRefused(_IN_USE, code="not_yours")
+        return rater_pk, source
 
     def answered(self, study_name: str, rater: str) -> int:
         """How many trials this rater has answered."""
@@ -149,7 +245,7 @@ class Store:
             )
 
     # ------------------------------------------------------------------ trials
-    def next_trial(self, study: Study, rater: str) -> Progress:
+    def next_trial(self, study: Study, rater: str, secret: str | None = None) -> Progress:
         """The trial this rater should see now.
 
         An unanswered trial is served again (a refresh resumes); otherwise a new one is issued
@@ -157,15 +253,19 @@ class Store:
         """
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            row = conn.execute(q.RATER, {"sid": sid, "rater": rater}).first()
-            if row is None:
-                raise VoteRefused("This rater is not known; open the study link again.")
-            progress, made = self._next(conn, study, sid, rater, *row)
+            rater_pk, source = self._rater(conn, sid, rater, secret)
+            progress, made = self._next(conn, study, sid, rater, rater_pk, source)
         _remember(made)
         return progress
 
     def vote_and_next(
-        self, study: Study, rater: str, token: str, choice: str, decision_ms: float
+        self,
+        study: Study,
+        rater: str,
+        token: str,
+        choice: str,
+        decision_ms: float,
+        secret: str | None = None,
     ) -> tuple[VoteReceipt, Progress]:
         """:meth:`record_vote` then :meth:`next_trial`, in one transaction (the hot path).
 
@@ -175,9 +275,8 @@ class Store:
         ms = votes.checked(study, token, choice, decision_ms)
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            receipt, rater_pk, source = votes.record(
-                conn, sid, rater, token, choice, ms, self.serialized
-            )
+            rater_pk, source = self._rater(conn, sid, rater, secret)
+            receipt = votes.record(conn, sid, rater_pk, token, choice, ms, self.serialized)
             progress, made = self._next(conn, study, sid, rater, rater_pk, source)
         _remember(made)
         return receipt, progress
@@ -261,7 +360,13 @@ class Store:
 
     # ------------------------------------------------------------------ votes
     def record_vote(
-        self, study: Study, rater: str, token: str, choice: str, decision_ms: float
+        self,
+        study: Study,
+        rater: str,
+        token: str,
+        choice: str,
+        decision_ms: float,
+        secret: str | None = None,
     ) -> VoteReceipt:
         """Record one vote, in one short transaction.
 
@@ -272,13 +377,14 @@ class Store:
         Raises
         ------
         VoteRefused
-            For an unknown token, another rater's trial, a response the study does not offer, or
+            For an unknown token, another rater's trial or secret, a response the study does not offer, or
             a decision time that is not a finite non-negative number.
         """
         ms = votes.checked(study, token, choice, decision_ms)
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            return votes.record(conn, sid, rater, token, choice, ms, self.serialized)[0]
+            rater_pk, _ = self._rater(conn, sid, rater, secret)
+            return votes.record(conn, sid, rater_pk, token, choice, ms, self.serialized)
 
     # ------------------------------------------------------------------ analysis
     def comparisons(self, study_name: str) -> pd.DataFrame:
@@ -293,6 +399,17 @@ class Store:
 
 
 _Made = tuple[Catalog, tuple, CellTable] | None
+
+_IN_USE = (
+    "This study link is already in use in another browser; continue there, or ask the "
+    "researcher for a new link."
+)
+_FULL = "This study is full and takes no more raters; thank you for your interest."
+_PANEL_ONLY = "This study can only be joined from its {} link."
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _remember(made: _Made) -> None:

@@ -4,14 +4,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["VoteRefused", "RaterIdentity", "ImageRef", "TrialView", "Progress", "VoteReceipt"]
+__all__ = [
+    "VoteRefused",
+    "REFUSALS",
+    "RaterIdentity",
+    "ImageRef",
+    "TrialView",
+    "Progress",
+    "Session",
+    "VoteReceipt",
+]
+
+#: Why a request is refused -> what it means; the HTTP API answers each with its own status
+#: (docs/http-api.md). None of them is worth retrying unchanged.
+REFUSALS: dict[str, str] = {
+    "invalid": "the request is malformed: a field is missing, of the wrong type or out of range",
+    "invalid_link": "the rater link holds an id no panel uses",
+    "unknown_rater": "the rater has not joined this study",
+    "unknown_trial": "the token is not one this server issued in this study",
+    "not_yours": "the trial or rater belongs to another browser",
+    "closed": "the study accepts no new raters (full, or a panel id is required)",
+}
 
 
 class VoteRefused(Exception):
     """A vote (or a request for a trial) the server will not accept.
 
     The message is one plain sentence meant for the rater's screen; nothing was written.
+    ``code`` is one of :data:`REFUSALS`.
     """
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        if code not in REFUSALS:
+            raise ValueError(f"code must be one of {sorted(REFUSALS)}; got {code!r}")
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,17 @@ class Progress:
     def done(self) -> bool:
         """True when there is nothing left to show this rater."""
         return self.trial is None
+
+
+@dataclass(frozen=True)
+class Session:
+    """What :meth:`arena.store.Store.start` hands a browser: its progress and its secret.
+
+    ``secret`` binds the rater id to the browser that joined: later calls must present it.
+    """
+
+    progress: Progress
+    secret: str
 
 
 @dataclass(frozen=True)

@@ -19,44 +19,52 @@ from arena.store.types import VoteReceipt, VoteRefused
 if TYPE_CHECKING:
     from arena.study import Study
 
-__all__ = ["checked", "record"]
+__all__ = ["MAX_DECISION_MS", "checked", "record"]
 
 #: Tokens are 32 characters; anything much longer is not one of ours.
 _MAX_TOKEN = 100
+#: A decision time above an hour is a tab left open, or a forged request.
+MAX_DECISION_MS = 3_600_000.0
+_UNKNOWN = "This trial is not known; reload the page to continue."
 
 
-def checked(study: Study, token: str, choice: str, decision_ms: float) -> float:
-    """The decision time as a float, once the vote's arguments are plausible (else refused)."""
+def checked(study: Study, token: object, choice: object, decision_ms: object) -> float:
+    """The decision time as a float, once the vote's arguments are plausible (else refused).
+
+    ``decision_ms`` must be a real number (not a bool, not a string) from 0 to
+    :data:`MAX_DECISION_MS`.
+    """
     if not isinstance(choice, str) or choice not in study.choices:
         allowed = ", ".join(study.choices)
         raise VoteRefused(f"'{choice}' is not a response this study accepts ({allowed}).")
-    try:
-        ms = float(decision_ms)
-    except (TypeError, ValueError):
-        ms = math.nan
-    if not math.isfinite(ms) or ms < 0:
-        raise VoteRefused("The decision time must be a finite, non-negative number of ms.")
+    if isinstance(decision_ms, bool) or not isinstance(decision_ms, (int, float)):
+        raise VoteRefused("The decision time must be a number of milliseconds.")
+    ms = float(decision_ms)
+    if not (math.isfinite(ms) and 0 <= ms <= MAX_DECISION_MS):
+        raise VoteRefused(
+            f"The decision time must be from 0 to {MAX_DECISION_MS:.0f} ms; got {decision_ms!r}."
+        )
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN:
-        raise VoteRefused("This trial is not known; reload the page to continue.")
+        raise VoteRefused(_UNKNOWN, code="unknown_trial")
     return ms
 
 
 def record(
-    conn: Connection, sid: int, rater: str, token: str, choice: str, ms: float, serialized: bool
-) -> tuple[VoteReceipt, int, str]:
-    """Write one checked vote; returns the receipt and the rater's (raters.id, source).
+    conn: Connection, sid: int, rater_pk: int, token: str, choice: str, ms: float, serialized: bool
+) -> VoteReceipt:
+    """Write one checked vote of the rater ``rater_pk`` (whose row the caller has locked).
 
     ``serialized``: the database admits one writer at a time (SQLite's BEGIN IMMEDIATE), so
     no concurrent duplicate can slip in between the check and the insert.
     """
     found = conn.execute(q.FIND_TRIAL, {"token": token, "sid": sid}).first()
     if found is None:
-        raise VoteRefused("This trial is not known; reload the page to continue.")
-    trial_id, rater_pk, owner, source, old_choice, old_ms = found
-    if owner != rater:
-        raise VoteRefused("This trial was issued to another rater.")
+        raise VoteRefused(_UNKNOWN, code="unknown_trial")
+    trial_id, owner_pk, old_choice, old_ms = found
+    if owner_pk != rater_pk:
+        raise VoteRefused("This trial was issued to another rater.", code="not_yours")
     if old_choice is not None:
-        return VoteReceipt(trial_id, old_choice, old_ms, recorded=False), rater_pk, source
+        return VoteReceipt(trial_id, old_choice, old_ms, recorded=False)
     # SQLite's BEGIN IMMEDIATE already excludes a concurrent duplicate; elsewhere one may
     # win the race between the check above and this insert, and a savepoint keeps the
     # transaction usable after its unique violation.
@@ -66,7 +74,7 @@ def record(
             conn.execute(q.INSERT_VOTE, {"trial_id": trial_id, "choice": choice, "decision_ms": ms})
     except IntegrityError:
         again = conn.execute(q.FIND_TRIAL, {"token": token, "sid": sid}).first()
-        if again is None or again[4] is None:
+        if again is None or again[2] is None:
             raise
-        return VoteReceipt(trial_id, again[4], again[5], recorded=False), rater_pk, source
-    return VoteReceipt(trial_id, choice, ms, recorded=True), rater_pk, source
+        return VoteReceipt(trial_id, again[2], again[3], recorded=False)
+    return VoteReceipt(trial_id, choice, ms, recorded=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from gradio_client import Client
+from servers import RaterClient
 
 
 def test_admin_is_off_without_a_password(launched) -> None:
@@ -19,11 +19,11 @@ def test_admin_needs_the_password_and_shows_progress(launched) -> None:
     assert httpx.get(base + "admin", auth=("admin", "wrong")).status_code == 401
     assert httpx.get(base + "admin", auth=("root", "s3cret")).status_code == 401
 
-    page = Client(base, verbose=False, download_files=False)
-    rater, token, *_ = page.predict("ada", api_name="/start")
+    page = RaterClient(base)
+    page.start("ada")
     for _ in range(study.quota):
-        rater, token, *_ = page.predict(rater, token, "left", 700.0, api_name="/vote")
-    page.predict("bob", api_name="/start")
+        page.vote("left", 700.0)
+    RaterClient(base).start("bob")
 
     response = httpx.get(base + "admin", auth=("admin", "s3cret"))
     assert response.status_code == 200

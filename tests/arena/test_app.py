@@ -1,4 +1,4 @@
-"""The launched arena (uvicorn on a free port) driven by gradio_client, as the page and API do."""
+"""The launched arena (uvicorn on a free port) driven over its HTTP API, as the page does."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client
-from gradio_client.exceptions import AppError
+from servers import ApiError, RaterClient
+from sqlalchemy import select
 
 from arena.ingest import ingest
-from arena.serve import IMAGE_CACHE, create_server
+from arena.serve import IMAGE_CACHE, SHADOWED, create_server
 from arena.store import Store
-from arena.store.schema import RaterRow, TrialRow, VoteRow
+from arena.store.schema import ImageRow, RaterRow, TrialRow, VoteRow
 
 
 @pytest.fixture(scope="module")
@@ -27,42 +27,43 @@ def arena(tmp_path_factory: pytest.TempPathFactory, study_builder, serve_app):
     store.close()
 
 
-def _client(base: str) -> Client:
-    return Client(base, verbose=False, download_files=False)
-
-
 def test_a_rater_session_resumes_after_refresh_and_ends_with_the_code(arena) -> None:
     base, study, store = arena
-    page = _client(base)
-    rater, token, html, progress, done = page.predict("", api_name="/start")
-    assert rater.startswith("r-") and token and not done and progress == f"0 / {study.quota}"
-    assert "alpha" not in html and "beta" not in html  # model names stay hidden
+    page = RaterClient(base)
+    got = page.start()
+    rater = got["rater"]
+    assert rater.startswith("r-") and page.token and not got["done"] and page.secret
+    assert (got["answered"], got["total"]) == (0, study.quota)
+    assert "alpha" not in got["html"] and "beta" not in got["html"]  # model names stay hidden
+    assert "alpha" not in str(got["trial"]) and "beta" not in str(got["trial"])
     sent = {}
     for i, choice in enumerate(("left", "right")):
-        sent[token] = (choice, 400.0 + i)
-        rater, token, html, progress, done = page.predict(
-            rater, token, choice, 400.0 + i, api_name="/vote"
-        )
-        assert progress == f"{i + 1} / {study.quota}"
+        sent[page.token] = (choice, 400.0 + i)
+        got = page.vote(choice, 400.0 + i)
+        assert got["answered"] == i + 1 and got["recorded"] is True
 
-    # A refresh is a new page (new client) that only knows the rater id from its URL.
-    again = _client(base)
-    r2, t2, html2, progress2, done2 = again.predict(rater, api_name="/start")
-    assert (r2, t2, html2, progress2, done2) == (rater, token, html, progress, done)
+    # A refresh is a new page that knows the rater id from its URL and the secret it kept.
+    again = RaterClient(base, secret=page.secret)
+    resumed = again.start(rater)
+    assert {k: v for k, v in resumed.items() if k != "secret"} == {
+        k: v for k, v in got.items() if k != "recorded"
+    }
+    assert resumed["secret"] == page.secret
 
     choices = ("tie", "left", "right")
     for i in range(study.quota - 2):
-        sent[t2] = (choices[i], 1000.0 + i)
-        r2, t2, html2, progress2, done2 = again.predict(
-            r2, t2, choices[i], 1000.0 + i, api_name="/vote"
-        )
-    assert done2 and t2 == "" and progress2 == f"{study.quota} / {study.quota}"
-    assert "Thank you" in html2 and "DONE-123" in html2
+        sent[again.token] = (choices[i], 1000.0 + i)
+        done = again.vote(choices[i], 1000.0 + i)
+    assert done["done"] and done["trial"] is None and done["answered"] == study.quota
+    assert "Thank you" in done["html"] and "DONE-123" in done["html"]
+    assert done["completion"] == {"code": "DONE-123", "url": None}
 
     # Voting past the end is refused; starting again shows the completion screen.
-    with pytest.raises(AppError, match="not known"):
-        again.predict(r2, "stale", "left", 5.0, api_name="/vote")
-    assert again.predict(r2, api_name="/start")[4] is True
+    with pytest.raises(ApiError) as info:
+        again.vote("left", 5.0, token="stale")
+    assert (info.value.status, info.value.code) == (404, "unknown_trial")
+    assert "not known" in info.value.message
+    assert again.start(rater)["done"] is True
 
     with store.begin() as conn:
         rows = conn.execute(
@@ -89,44 +90,71 @@ def test_a_rater_session_resumes_after_refresh_and_ends_with_the_code(arena) -> 
 
 def test_refused_votes_show_a_plain_message_and_write_nothing(arena) -> None:
     base, study, store = arena
-    client = _client(base)
-    rater, token, *_ = client.predict("refuser", api_name="/start")
-    other, other_token, *_ = client.predict("victim", api_name="/start")
+    client, victim = RaterClient(base), RaterClient(base)
+    token = client.start("refuser")["trial"]["token"]
+    other_token = victim.start("victim")["trial"]["token"]
     before = store.counts()
     cases = [
-        ((rater, "forged", "left", 10.0), "not known"),
-        ((rater, other_token, "left", 10.0), "another rater"),
-        ((rater, token, "both_bad", 10.0), "not a response"),
-        ((rater, token, "left", -5.0), "decision time"),
+        ({"token": "forged"}, 404, "unknown_trial", "not known"),
+        ({"token": other_token}, 403, "not_yours", "another rater"),
+        ({"choice": "both_bad"}, 400, "invalid", "not a response"),
+        ({"decision_ms": -5.0}, 400, "invalid", "decision time"),
+        ({"secret": victim.secret}, 403, "not_yours", "another browser"),
+        ({"rater": "victim"}, 403, "not_yours", "another browser"),
+        ({"rater": "nobody"}, 404, "unknown_rater", "not known"),
     ]
-    for args, needle in cases:
-        with pytest.raises(AppError) as info:
-            client.predict(*args, api_name="/vote")
-        assert needle in str(info.value) and "Traceback" not in str(info.value)
+    for change, status, code, needle in cases:
+        body = {"rater": "refuser", "secret": client.secret, "token": token, "choice": "left"}
+        body = {**body, "decision_ms": 10.0, **change}
+        got = httpx.post(base + "api/vote", json=body)
+        error = got.json()["error"]
+        assert (got.status_code, error["code"], error["retry"]) == (status, code, False), change
+        assert needle in error["message"] and "Traceback" not in got.text
     assert store.counts() == before
     # The state is untouched: the same trial is still the one to answer.
-    assert client.predict(rater, api_name="/start")[1] == token
+    assert RaterClient(base, secret=client.secret).start("refuser")["trial"]["token"] == token
 
 
-def test_prolific_parameters_are_recorded(arena) -> None:
+def test_a_rater_id_alone_does_not_open_the_session(arena) -> None:
     base, study, store = arena
-    client = _client(base)
-    rid, *_ = client.predict(
-        "PROLIFIC_PID=5f1e2d3c4b5a69788796a5b4&STUDY_ID=S1&SESSION_ID=X9", api_name="/start"
-    )
+    owner = RaterClient(base)
+    owner.start("owned")
+    for secret in (None, "guess", ""):
+        with pytest.raises(ApiError) as info:
+            RaterClient(base, secret=secret).start("owned")
+        assert (info.value.status, info.value.code) == (403, "not_yours")
+    assert owner.vote("left")["recorded"] is True
+
+
+def test_prolific_parameters_are_recorded_and_move_devices_by_session(arena) -> None:
+    base, study, store = arena
+    link = {"PROLIFIC_PID": "5f1e2d3c4b5a69788796a5b4", "STUDY_ID": "S1", "SESSION_ID": "X9"}
+    first = RaterClient(base)
+    rid = first.start(link)["rater"]
     assert rid == "5f1e2d3c4b5a69788796a5b4"
     with store.begin() as conn:
         row = conn.execute(RaterRow.__table__.select().where(RaterRow.external_id == rid)).one()
     assert (row.source, row.panel_study_id, row.panel_session_id) == ("prolific", "S1", "X9")
-    with pytest.raises(AppError, match="not valid"):
-        client.predict("bad id <script>", api_name="/start")
+    # Another device: the same Prolific link (same SESSION_ID) moves the session there...
+    phone = RaterClient(base)
+    assert phone.start(link)["trial"]["token"] == first.token and phone.secret != first.secret
+    with pytest.raises(ApiError, match="another browser"):
+        first.vote("left")  # ...and the first device's secret no longer works
+    # ...but the participant id with another session id does not.
+    with pytest.raises(ApiError, match="another browser"):
+        RaterClient(base).start({**link, "SESSION_ID": "guessed"})
+    for bad in ({"rater": "bad id <script>"}, {"rater": "x" * 129}, {"workerId": "a/b"}):
+        with pytest.raises(ApiError) as info:
+            RaterClient(base).start(bad)
+        assert (info.value.status, info.value.code) == (400, "invalid_link")
+        assert "not valid" in info.value.message
 
 
 def test_image_route_serves_ingested_files_only(arena) -> None:
     base, study, store = arena
-    client = _client(base)
-    _, token, html, *_ = client.predict("imager", api_name="/start")
-    src = html.split('src="', 1)[1].split('"', 1)[0]
+    got = RaterClient(base).start("imager")
+    src = got["trial"]["left"]["url"]
+    assert f'src="{src}"' in got["html"]
     sha = src.rsplit("/", 1)[1]
     rel = store.image_file(study.name, sha)
     expected = (study.image_dir / rel).read_bytes()
@@ -148,61 +176,102 @@ def test_image_route_serves_ingested_files_only(arena) -> None:
             assert got.status_code == 404 and b"[prompts]" not in got.content, bad
 
 
+def test_images_changed_or_linked_after_ingest_are_not_served(
+    tmp_path: Path, study_builder, serve_app
+) -> None:
+    study, prompts = study_builder(tmp_path, quota=3)
+    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    ingest(store, study, prompts)
+    with store.begin() as conn:
+        paths = list(conn.scalars(select(ImageRow.path)))
+    changed, linked, kept = paths[0], paths[1], paths[2]
+    with serve_app(create_server(study, store)) as base, httpx.Client(base_url=base) as http:
+        assert http.get(f"images/{changed}").status_code == 200  # checked once, cached
+        (study.image_dir / changed).write_bytes(b"\x89PNG not the ingested bytes")
+        (study.image_dir / linked).unlink()
+        (study.image_dir / linked).symlink_to(study.path)  # a link to the study file
+        assert http.get(f"images/{changed}").status_code == 404
+        got = http.get(f"images/{linked}")
+        assert got.status_code == 404 and b"[prompts]" not in got.content
+        assert http.get(f"images/{kept}").status_code == 200
+    store.close()
+
+
 def test_security_floor(arena) -> None:
     base, *_ = arena
     with httpx.Client(base_url=base) as http:
         for path in ("monitoring", "monitoring/summary", "monitoring/abc"):
             assert http.get(path).status_code == 404
+        for path in SHADOWED:
+            path = path.replace("{rest:path}", "x").lstrip("/")
+            assert http.get(path).status_code == 404, path
+        upload = http.post("gradio_api/upload", files={"files": ("a.txt", b"x" * 10_000)})
+        assert upload.status_code == 404
         page = http.get("")
         assert page.status_code == 200
         config = http.get("config").json()
     assert "window.arena" in config["js"] and "#arena-trial" in config["css"]
     assert not config.get("is_space") and config.get("footer_links") == []
+    # The page has no Gradio events: the only way to vote is the rater API.
+    assert not config.get("dependencies")
 
 
-def test_page_route_reads_the_rater_from_the_url(arena) -> None:
-    """The browser posts unqueued events to /gradio_api/run/<name> with the page's query."""
+def test_api_refuses_malformed_requests_and_writes_nothing(arena) -> None:
     base, study, store = arena
-    with httpx.Client(base_url=base + "gradio_api/") as http:
-        body = {"data": [""], "session_hash": "page1"}
-        got = http.post("run/start?workerId=W42&assignmentId=A7", json=body).json()["data"]
-        assert got[0] == "W42" and got[1]
-        voted = http.post(
-            "run/vote", json={"data": ["W42", got[1], "right", 321.0], "session_hash": "page1"}
-        )
-        assert voted.status_code == 200 and voted.json()["data"][3] == f"1 / {study.quota}"
-        replay = http.post(
-            "run/vote", json={"data": ["W42", got[1], "right", 321.0], "session_hash": "page1"}
-        )
-        assert replay.status_code == 200  # a replay returns the same next trial
-        assert replay.json()["data"][1] == voted.json()["data"][1]
+    client = RaterClient(base)
+    client.start("rawer")
+    good = {"rater": "rawer", "secret": client.secret, "token": client.token, "choice": "left"}
+    good["decision_ms"] = 10.0
+    before = store.counts()
+    with httpx.Client(base_url=base) as http:
+        for change, code in [
+            ({"token": 12345}, "unknown_trial"),
+            ({"token": None}, "unknown_trial"),
+            ({"token": "x" * 200}, "unknown_trial"),
+            ({"choice": ["left"]}, "invalid"),
+            ({"decision_ms": "soon"}, "invalid"),
+            ({"decision_ms": None}, "invalid"),
+            ({"decision_ms": True}, "invalid"),
+            ({"decision_ms": 1e12}, "invalid"),
+            ({"decision_ms": float("nan")}, "invalid"),
+            ({"rater": None}, "invalid"),
+            ({"secret": 7}, "invalid"),
+        ]:
+            reply = http.post(
+                "api/vote",
+                content=_dumps({**good, **change}),
+                headers={"content-type": "application/json"},
+            )
+            assert reply.json()["error"]["code"] == code, (change, reply.text)
+            assert "Traceback" not in reply.text
+        for raw, status in [(b"not json", 400), (b"[1, 2]", 400), (b"{" + b" " * 5000 + b"}", 413)]:
+            reply = http.post("api/vote", content=raw)
+            assert reply.status_code == status and "error" in reply.json()
+        reply = http.post("api/start", json={"params": ["rater", "x"]})
+        assert reply.status_code == 400 and reply.json()["error"]["code"] == "invalid"
+    assert store.counts() == before
+    ok = client.vote("left", 12.5)
+    assert ok["rater"] == "rawer" and ok["answered"] == 1 and 'class="arena-pair"' in ok["html"]
+
+
+def _dumps(obj: dict) -> bytes:
+    import json
+
+    return json.dumps(obj, allow_nan=True).encode()
+
+
+def test_a_replayed_vote_is_stored_once_and_answers_the_same_next_trial(arena) -> None:
+    base, study, store = arena
+    client = RaterClient(base)
+    client.start({"workerId": "W42", "assignmentId": "A7"})
+    token = client.token
+    first = client.vote("right", 321.0, token=token)
+    again = client.vote("right", 321.0, token=token)
+    assert first["recorded"] is True and again["recorded"] is False
+    assert again["trial"]["token"] == first["trial"]["token"] and again["answered"] == 1
     with store.begin() as conn:
         row = conn.execute(RaterRow.__table__.select().where(RaterRow.external_id == "W42")).one()
     assert (row.source, row.panel_assignment_id) == ("mturk", "A7")
-
-
-def test_vote_takes_raw_values_and_refuses_malformed_ones(arena) -> None:
-    """The vote event skips Gradio's preprocessing, so the store sees what the client sent."""
-    base, study, store = arena
-    with httpx.Client(base_url=base + "gradio_api/") as http:
-        got = http.post("run/start", json={"data": ["rawer"], "session_hash": "raw"}).json()
-        rater, token = got["data"][:2]
-        before = store.counts()
-        for args, needle in [
-            ([rater, 12345, "left", 10.0], "not known"),
-            ([rater, None, "left", 10.0], "not known"),
-            ([rater, token, ["left"], 10.0], "not a response"),
-            ([rater, token, "left", "soon"], "decision time"),
-            ([rater, token, "left", None], "decision time"),
-            ([None, token, "left", 10.0], "another rater"),
-        ]:
-            reply = http.post("run/vote", json={"data": args, "session_hash": "raw"})
-            assert needle in reply.text and "Traceback" not in reply.text, (args, reply.text)
-        assert store.counts() == before
-        ok = http.post("run/vote", json={"data": [rater, token, "left", 12.5]}).json()["data"]
-    # Exactly the five documented outputs: no layout update rides along.
-    assert len(ok) == 5 and ok[0] == rater and ok[1] != token and ok[3] == f"1 / {study.quota}"
-    assert ok[4] is False and 'class="arena-pair"' in ok[2]
 
 
 def test_buttons_show_only_next_to_a_trial(arena) -> None:

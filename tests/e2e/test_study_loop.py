@@ -1,7 +1,7 @@
 """The whole loop through the `arena` command, as a researcher runs it.
 
 generate (tiny diffusers pipelines, offline) -> serve (a real server process) -> raters vote
-through gradio_client -> report (--json and HTML) -> export -> report from the exported file.
+through the rater API -> report (--json and HTML) -> export -> report from the exported file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
+from servers import RaterClient
 
 from models.cards import load_cards
 
@@ -86,20 +86,19 @@ def test_raters_vote_and_the_report_ranks_what_they_preferred(
     by_sha = manifest_models(study)
     raters = ["alice", "bob", "carol"]
     for i, name in enumerate(raters):
-        page = Client(base, verbose=False, download_files=False)
-        rater, token, html, progress, done = page.predict(name, api_name="/start")
+        page = RaterClient(base)
+        got = page.start(name)
         for n in range(QUOTA):
-            if n == QUOTA // 2:  # a refresh mid-session: a new page that knows only the URL
-                page = Client(base, verbose=False, download_files=False)
-                again = page.predict(name, api_name="/start")
-                assert again[1] == token and again[3] == f"{n} / {QUOTA}"
-            left, right = shown_models(html, by_sha)
+            if n == QUOTA // 2:  # a refresh mid-session: the URL's id and the kept secret
+                token, page = page.token, RaterClient(base, secret=page.secret)
+                got = page.start(name)
+                assert page.token == token and got["answered"] == n
+            left, right = shown_models(got["html"], by_sha)
             assert {left, right} == set(MODELS)
             choice = "left" if left == PREFERRED else "right"
-            rater, token, html, progress, done = page.predict(
-                rater, token, choice, 500.0 + 10 * i + n, api_name="/vote"
-            )
-        assert done and "LOOP-OK" in html and progress == f"{QUOTA} / {QUOTA}"
+            got = page.vote(choice, 500.0 + 10 * i + n)
+        assert got["done"] and "LOOP-OK" in got["html"]
+        assert (got["answered"], got["total"]) == (QUOTA, QUOTA)
 
     db = sqlite3.connect(study.parent / "arena.db")
     assert db.execute("select count(*) from votes").fetchone()[0] == QUOTA * len(raters)

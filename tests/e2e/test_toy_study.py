@@ -2,7 +2,7 @@
 
 ``arena demo`` generates the embedded demo study (the five shipped toy cards on prompts of the
 toy grammar) and serves it as a real server process; scripted raters vote through
-gradio_client, on both of the study's questions, for the image the automatic judge scores
+the rater API (as the page does), on both of the study's questions, for the image the automatic judge scores
 higher (with perception noise and the odd lapse); ``arena report --json`` must then rank the
 models as the judge does and separate the 1-step teacher from the rest.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client
 from PIL import Image
+from servers import RaterClient
 
 pytest.importorskip("torch")
 
@@ -53,21 +53,19 @@ def judged_images(image_dir: Path) -> dict[str, tuple[str, float]]:
 def vote_as_judges(base: str, images: dict[str, tuple[str, float]]) -> int:
     """Every scripted rater runs the demo to its end; returns the number of votes cast."""
     rng = np.random.default_rng(0)
-    page = Client(base, verbose=False, download_files=False)
     votes = 0
     for r in range(RATERS):
-        rater, token, html, progress, done = page.predict(f"judge-{r}", api_name="/start")
-        while not done:
-            shas = re.findall(r"images/([0-9a-f]{64})", html)
-            assert len(shas) == 2, html
+        page = RaterClient(base)
+        got = page.start(f"judge-{r}")
+        while not got["done"]:
+            shas = re.findall(r"images/([0-9a-f]{64})", got["html"])
+            assert len(shas) == 2, got["html"]
             left, right = (images[s][1] + rng.normal(0, NOISE) for s in shas)
             if rng.random() < LAPSE:
                 choice = str(rng.choice(["left", "right"]))
             else:
                 choice = "left" if left > right else "right"
-            rater, token, html, progress, done = page.predict(
-                rater, token, choice, float(rng.uniform(800, 3000)), api_name="/vote"
-            )
+            got = page.vote(choice, float(rng.uniform(800, 3000)))
             votes += 1
     return votes
 

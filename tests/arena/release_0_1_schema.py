@@ -1,0 +1,182 @@
+"""The arena's tables as release 0.1 shipped them (``arena/store/schema.py`` at 0.1), frozen.
+
+Tests create a database with this ``Base.metadata.create_all``, as release 0.1 did, to check
+that the store carries such a database forward. Never edit: a later schema is a migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Every response the schema knows; a study enables a subset (``Study.choices``).
+CHOICES = ("left", "right", "tie", "both_bad")
+#: Where a rater id came from.
+RATER_SOURCES = ("url", "prolific", "mturk", "generated")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, so stored times mean the same on every server."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the arena tables."""
+
+
+class StudyRow(Base):
+    """One study, keyed by the study file's stable ``name``."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelRow(Base):
+    """A model card id. Shared by studies: card ids are stable keys, never renamed."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PromptRow(Base):
+    """A prompt of one study's prompt set (ids are only unique within a prompt set)."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (UniqueConstraint("study_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(200), default="")
+    challenge: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ImageRow(Base):
+    """One generated image of a study's image set, with everything that made it."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("study_id", "model_id", "prompt_id", "seed"),
+        UniqueConstraint("study_id", "path"),
+        Index("ix_images_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"))
+    seed: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(1000))  # relative to the study's image folder
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class RaterRow(Base):
+    """A pseudonymous rater of one study, with optional panel (Prolific/MTurk) references."""
+
+    __tablename__ = "raters"
+    __table_args__ = (
+        UniqueConstraint("study_id", "external_id"),
+        CheckConstraint(f"source IN {RATER_SOURCES!r}", name="ck_raters_source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))
+    panel_study_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    panel_session_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    panel_assignment_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TrialRow(Base):
+    """A comparison the server issued to one rater; the token is what the vote must present."""
+
+    __tablename__ = "trials"
+    __table_args__ = (Index("ix_trials_study_rater", "study_id", "rater_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"))
+    question: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="2afc")
+    left_image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    right_image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VoteRow(Base):
+    """The answer to exactly one trial (unique), with the client-measured decision time."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        CheckConstraint(f"choice IN {CHOICES!r}", name="ck_votes_choice"),
+        CheckConstraint("decision_ms >= 0", name="ck_votes_decision_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), unique=True)
+    choice: Mapped[str] = mapped_column(String(20))
+    decision_ms: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CellCountRow(Base):
+    """Trials issued per scheduling cell (prompt, unordered model pair, question).
+
+    Derived data: ``n`` is the number of trials of the cell, kept in step with ``trials`` by
+    the store in the transaction that inserts each trial (``n = n + 1``, which stays right with
+    several server processes on PostgreSQL too), so the scheduler reads the few least-served
+    rows through ``ix_cell_counts_pick`` instead of counting every trial per vote. ``draw`` is
+    a random number redrawn on every increment: ordering by ``(n, draw)`` gives each round of
+    the study a fresh random order of its cells. ``active`` marks the cells of the study's
+    current models and questions. The store creates the rows (and recomputes ``n`` from
+    ``trials`` for a database written before this table existed) when it first schedules.
+    """
+
+    __tablename__ = "cell_counts"
+    __table_args__ = (
+        UniqueConstraint("study_id", "prompt_id", "model_lo", "model_hi", "question"),
+        Index("ix_cell_counts_pick", "study_id", "active", "n", "draw"),
+        CheckConstraint("model_lo < model_hi", name="ck_cell_counts_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"))
+    model_lo: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    model_hi: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    question: Mapped[str] = mapped_column(String(200))
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    draw: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
