@@ -4,6 +4,29 @@ The DataFrame is the only input of ``analysis`` (see DESIGN.md): one row per vot
 ``model_b`` (``a`` = the left image's model), ``outcome``, ``rater``, ``prompt``, ``category``,
 ``question``, ``kind``, ``decision_ms`` and ``seed``. Everything downstream works on the integer
 codes built here, so strings are factorised exactly once.
+
+Trial kinds and rater-quality columns
+-------------------------------------
+``kind`` says what a row is (:data:`KINDS`); a missing or empty value means ``"2afc"``, and so
+does a missing ``kind`` column wherever :func:`with_kind` is applied (``analyze``,
+:func:`split_kinds`, rater quality and agreement), for data from before trial kinds existed:
+
+* ``"2afc"`` — a rated trial. Only these rows enter ratings, win rates, Elo and agreement.
+* ``"gold"`` — an attention check with a known answer: an image against a spoiled copy of
+  itself (quality questions) or against another prompt's image (alignment questions).
+* ``"repeat"`` — one of the rater's earlier ``2afc`` trials shown again later, sides swapped.
+* ``"practice"`` — never analysed at all (not even for rater quality).
+
+Three further columns are optional (absent: no gold answers, no repeats):
+
+* ``expected`` — on ``gold`` rows the correct outcome, ``"a"`` or ``"b"``; None, NaN or ``""``
+  elsewhere.
+* ``trial`` — an integer id, unique per row.
+* ``repeat_of`` — on ``repeat`` rows the ``trial`` id of the original ``2afc`` row (same rater,
+  sides the other way round, so a consistent rater's outcome is the mirror: ``a`` ↔ ``b``,
+  ``tie`` and ``both_bad`` unchanged); NaN elsewhere.
+
+:func:`split_kinds` separates the rated rows; :mod:`analysis.raters` uses the rest.
 """
 
 from __future__ import annotations
@@ -33,6 +56,11 @@ COLUMNS: tuple[str, ...] = (
     "decision_ms",
     "seed",
 )
+#: Trial kinds of the ``kind`` column; only :data:`RATED_KIND` rows are rated.
+KINDS: tuple[str, ...] = ("2afc", "gold", "repeat", "practice")
+RATED_KIND, GOLD_KIND, REPEAT_KIND, PRACTICE_KIND = KINDS
+#: Optional columns of the rater-quality contract (module docstring).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("expected", "trial", "repeat_of")
 #: Columns that :func:`encode_comparisons` factorises into integer codes.
 KEY_COLUMNS: tuple[str, ...] = ("rater", "prompt", "category", "question")
 
@@ -244,3 +272,67 @@ def comparisons_frame(
         },
         columns=list(COLUMNS),
     )
+
+
+def kind_codes(comparisons: pd.DataFrame) -> IntArray:
+    """Index into :data:`KINDS` of every row; a missing column or value means ``"2afc"``.
+
+    Parameters
+    ----------
+    comparisons : pandas.DataFrame
+        The comparisons DataFrame.
+
+    Returns
+    -------
+    ndarray of int64
+        One code per row.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` holds a value outside :data:`KINDS` (named, with the expected values).
+    """
+    n = len(comparisons)
+    if "kind" not in comparisons.columns:
+        return np.zeros(n, dtype=np.int64)
+    codes, uniques = pd.factorize(comparisons["kind"])  # few distinct values: map those
+    labels = ["2afc" if str(u) == "" else str(u) for u in uniques]
+    bad = sorted({u for u in labels if u not in KINDS})
+    if bad:
+        raise ValueError(
+            f"column 'kind' has value(s) {', '.join(map(repr, bad[:5]))}; "
+            f"expected one of {', '.join(map(repr, KINDS))}"
+        )
+    lookup = np.array([KINDS.index(u) for u in labels] + [0], dtype=np.int64)
+    return lookup[codes]  # code -1 (missing) picks the trailing 0: "2afc"
+
+
+def with_kind(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """``comparisons`` itself, or a copy with ``kind = "2afc"`` when the column is absent."""
+    if isinstance(comparisons, pd.DataFrame) and "kind" not in comparisons.columns:
+        return comparisons.assign(kind=RATED_KIND)
+    return comparisons
+
+
+def split_kinds(comparisons: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rated (``2afc``) rows of ``comparisons`` and the number of rows of every kind.
+
+    Parameters
+    ----------
+    comparisons : pandas.DataFrame
+        The comparisons DataFrame, optionally with gold, repeat and practice rows.
+
+    Returns
+    -------
+    rated : pandas.DataFrame
+        The ``2afc`` rows (``comparisons`` itself when every row is one, so nothing is copied).
+    counts : dict of str to int
+        Rows per kind, every kind of :data:`KINDS` present (zero when absent).
+    """
+    comparisons = with_kind(comparisons)
+    validate_comparisons(comparisons)
+    codes = kind_codes(comparisons)
+    counts = dict(zip(KINDS, np.bincount(codes, minlength=len(KINDS)).tolist(), strict=True))
+    if counts[RATED_KIND] == len(comparisons):
+        return comparisons, counts
+    return comparisons.loc[codes == 0], counts

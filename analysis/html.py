@@ -3,10 +3,10 @@
 Layout: a one-line study description, warnings for unbounded ratings, a summary with the headline
 of every question ("all" first), then one section per question (leaderboard, head-to-head table,
 differences and predicted win probabilities, tie model, position, clustering, categories,
-rating against speed) and the methods. Figures are emitted as ``Plotly.newPlot`` calls on JSON
-from ``Figure.to_json()``, which escapes ``<``, ``>`` and ``/`` as ``\\u`` sequences, so a model
-name such as ``</script>`` cannot end a script element; all other text goes through
-:func:`html.escape` (:mod:`analysis.html_tables`).
+rating against speed), the raters (:mod:`analysis.html_raters`) and the methods. Figures are
+emitted as ``Plotly.newPlot`` calls on JSON from ``Figure.to_json()``, which escapes ``<``,
+``>`` and ``/`` as ``\\u`` sequences, so a model name such as ``</script>`` cannot end a script
+element; all other text goes through :func:`html.escape` (:mod:`analysis.html_tables`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from analysis import html_tables as ht
+from analysis.html_raters import exclusion_warning, raters_html
 from analysis.plots import breakdown_figure, difference_figure, latency_figure, ratings_figure
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ th{background:#f3f3f3}
 table.leaderboard td:nth-child(2),table.leaderboard th:nth-child(2),table.leaderboard td:last-child,
 table.pairs td:first-child,table.pairs th:first-child,table.diffs td:first-child,
 table.diffs th:first-child{text-align:left}
+table.raters td:nth-child(-n+2),table.raters th:nth-child(-n+2),table.compare td:first-child,
+table.compare th:first-child{text-align:left}
+table.raters td:nth-child(2){white-space:normal}
 h2{border-top:2px solid #444;padding-top:1rem;margin-top:2.2rem}
 h3{margin-bottom:.3rem}
 .lede{color:#444}
@@ -116,6 +120,18 @@ def methods_html(analysis: StudyAnalysis) -> str:
         f"Online Elo (order-dependent, no interval): {html.escape(s['elo_online'])}; "
         f"SDXL Turbo variant: {html.escape(s['elo_sdxl_turbo'])}.",
     ]
+    if analysis.raters is not None:
+        items.append(
+            "Raters: only rated (2afc) trials enter the ratings; attention checks (gold) and "
+            "repeated trials measure each rater, practice trials are not analysed. A rater is "
+            "flagged for low gold accuracy, low consistency on repeats (sides swapped), a side "
+            "preference (exact binomial test and a margin), a fast median decision time, or "
+            "agreement with the other raters' majority (leave-one-out, cells judged by at least "
+            "three raters) well below the median rater's; the rules are listed in the Raters "
+            "section. Flagged raters stay in the headline ratings, which are computed again "
+            "without them for comparison. Agreement: Fleiss' κ (1971) and Krippendorff's α "
+            "(2011, nominal)."
+        )
     return (
         '<section id="methods" class="methods"><h2>Methods</h2><ul>'
         + "".join(f"<li>{i}</li>" for i in items)
@@ -210,6 +226,8 @@ def render_report(analysis: StudyAnalysis, *, title: str) -> str:
     links += [
         (f"q{k}", "all" if q.question == "all" else q.question) for k, q in enumerate(questions)
     ]
+    if analysis.raters is not None:
+        links.append(("raters", "Raters"))
     links.append(("methods", "Methods"))
     nav = "".join(f'<a href="#{i}">{html.escape(t)}</a>' for i, t in links)
     parts = [
@@ -220,8 +238,10 @@ def render_report(analysis: StudyAnalysis, *, title: str) -> str:
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="lede">{html.escape(lede)}</p><nav>{nav}</nav>',
+        exclusion_warning(analysis),
         ht.summary_html(analysis),
         *(_question_html(analysis, q, k) for k, q in enumerate(questions)),
+        raters_html(analysis),
         methods_html(analysis),
         "</body></html>",
     ]

@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.raters import QualityRules
 from analysis.result import ALL, LEADERBOARD_COLUMNS, QuestionAnalysis, StudyAnalysis
 from analysis.study import analyze
 
 __all__ = [
     "ALL",
     "LEADERBOARD_COLUMNS",
+    "QualityRules",
     "QuestionAnalysis",
     "ReportFiles",
     "StudyAnalysis",
@@ -55,7 +57,8 @@ def write_report(analysis: StudyAnalysis, out_dir: Path, *, title: str) -> Repor
     -------
     ReportFiles
         The HTML, JSON and CSV paths; CSV keys are ``leaderboard_<q>``, ``pairwise_<q>``,
-        ``winrate_<q>`` and ``votes_<q>``.
+        ``winrate_<q>`` and ``votes_<q>``, and with rater quality ``raters`` (flags joined by
+        ``;``), ``agreement`` and ``leaderboard_<q>_excluding_flagged``.
     """
     from analysis.html import render_report  # plotly is imported only when a report is written
 
@@ -74,10 +77,20 @@ def write_report(analysis: StudyAnalysis, out_dir: Path, *, title: str) -> Repor
             f"winrate_{slug}": (q.win_rate, True),
             f"votes_{slug}": (q.vote_counts, True),
         }
+        ex = analysis.excluding_flagged
+        if ex is not None and name in ex.leaderboards:
+            tables[f"leaderboard_{slug}_excluding_flagged"] = (ex.leaderboards[name], False)
         for key, (df, index) in tables.items():
             path = out / f"{key}.csv"
             df.to_csv(path, index=index)
             csv[key] = path
+    if analysis.raters is not None:
+        raters = analysis.raters.assign(flags=analysis.raters["flags"].map(";".join))
+        csv["raters"] = out / "raters.csv"
+        raters.to_csv(csv["raters"], index=False)
+    if analysis.agreement is not None:
+        csv["agreement"] = out / "agreement.csv"
+        analysis.agreement.to_csv(csv["agreement"], index=False)
     json_path = out / "analysis.json"
     json_path.write_text(json.dumps(analysis.to_json(), indent=1), encoding="utf-8")
     html_path = out / "report.html"

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -140,8 +140,82 @@ class QuestionAnalysis:
 
 
 @dataclass(frozen=True)
+class ExcludingFlagged:
+    """Leaderboards computed again without the flagged raters (same settings and seed).
+
+    Attributes
+    ----------
+    raters : tuple of str
+        The flagged raters left out (empty: nothing was left out, the leaderboards are the
+        main ones).
+    n_votes : int
+        Rated votes that remain.
+    leaderboards : dict of str to pandas.DataFrame
+        Per question and ``"all"``, columns :data:`LEADERBOARD_COLUMNS`.
+    """
+
+    raters: tuple[str, ...]
+    n_votes: int
+    leaderboards: dict[str, pd.DataFrame]
+
+    def comparison(self, full: pd.DataFrame, question: str) -> pd.DataFrame:
+        """Per model (order of ``full``): rank, rating and interval with everyone and without.
+
+        Columns ``model``, ``display_name``, ``rank``, ``rating``, ``ci_low``, ``ci_high``,
+        ``separated`` (everyone), the same five with suffix ``_excluding_flagged``, and
+        ``change`` (rating without minus rating with; ``nan`` when either is unbounded).
+        """
+        keep = ["model", "display_name", "rank", "rating", "ci_low", "ci_high", "separated"]
+        excl = self.leaderboards.get(question)
+        right = (
+            excl[keep[0:1] + keep[2:]]
+            if excl is not None
+            else pd.DataFrame(columns=[keep[0], *keep[2:]])
+        )
+        out = full[keep].merge(right, on="model", how="left", suffixes=("", "_excluding_flagged"))
+        with np.errstate(invalid="ignore"):
+            out["change"] = out["rating_excluding_flagged"].astype(float) - out["rating"]
+        out.loc[~np.isfinite(out["change"]), "change"] = np.nan
+        return out
+
+    def order_changed(self, full: pd.DataFrame, question: str) -> bool:
+        """True when the models that remain are ranked in another order without the flagged."""
+        excl = self.leaderboards.get(question)
+        if excl is None:
+            return False
+        common = set(excl["model"])
+        before = [m for m in full["model"] if m in common]
+        return before != list(excl["model"])
+
+    def sentence(
+        self, full: pd.DataFrame, question: str, names: Mapping[str, str] | None = None
+    ) -> str | None:
+        """A plain sentence when excluding the flagged raters reorders the models, else None."""
+        if not self.order_changed(full, question):
+            return None
+        names = names or {}
+        excl = self.leaderboards[question]
+        common = set(excl["model"])
+
+        def order(models: Sequence[str]) -> str:
+            return " > ".join(str(names.get(m, m)) for m in models if m in common)
+
+        label = "all questions" if question == ALL else question
+        return (
+            f"{label}: without the {len(self.raters)} flagged rater(s) the order changes from "
+            f"{order(list(full['model']))} to {order(list(excl['model']))}."
+        )
+
+
+@dataclass(frozen=True)
 class StudyAnalysis:
-    """Result of :func:`analyze`: per-question analyses plus the settings that produced them."""
+    """Result of :func:`analyze`: per-question analyses plus the settings that produced them.
+
+    ``raters`` is :func:`analysis.raters.rater_quality`'s table, ``agreement``
+    :func:`analysis.agreement.agreement_by_question`'s, and ``excluding_flagged`` the
+    leaderboards without the flagged raters (None when no rated vote or fewer than two models
+    would remain).
+    """
 
     models: tuple[str, ...]
     display_names: dict[str, str]
@@ -149,6 +223,9 @@ class StudyAnalysis:
     settings: dict[str, Any]
     latency_ms: dict[str, float] = field(default_factory=dict)
     breakdown: pd.DataFrame | None = None
+    raters: pd.DataFrame | None = None
+    agreement: pd.DataFrame | None = None
+    excluding_flagged: ExcludingFlagged | None = None
 
     def leaderboard(self, question: str = ALL) -> pd.DataFrame:
         """Leaderboard of ``question`` (``"all"`` by default)."""
@@ -215,6 +292,47 @@ class StudyAnalysis:
             )
         if self.breakdown is not None:
             out["breakdown"] = _clean(self.breakdown.to_dict(orient="records"))
+        out.update(self._quality_json())
+        return out
+
+    def quality_text(self) -> str:
+        """One terminal line: raters flagged, by rule, and whether excluding them matters."""
+        from analysis.text import quality_line
+
+        return quality_line(self)
+
+    def _quality_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.raters is not None:
+            rows = self.raters.to_dict(orient="records")
+            out["raters"] = _clean([{**r, "flags": list(r["flags"])} for r in rows])
+        if self.agreement is not None:
+            out["agreement"] = {
+                str(r["question"]): _clean({k: v for k, v in r.items() if k != "question"})
+                for r in self.agreement.to_dict(orient="records")
+            }
+        ex = self.excluding_flagged
+        if self.raters is not None:
+            out["excluding_flagged"] = (
+                None
+                if ex is None
+                else {
+                    "raters": list(ex.raters),
+                    "n_raters": len(ex.raters),
+                    "n_votes": ex.n_votes,
+                    "questions": {
+                        q: {
+                            "order_changed": ex.order_changed(self.questions[q].leaderboard, q),
+                            "sentence": ex.sentence(
+                                self.questions[q].leaderboard, q, self.display_names
+                            ),
+                            "leaderboard": _clean(lb.to_dict(orient="records")),
+                        }
+                        for q, lb in ex.leaderboards.items()
+                        if q in self.questions
+                    },
+                }
+            )
         return out
 
 

@@ -12,18 +12,27 @@ unbounded rather than as a precise rating (:mod:`analysis.separation`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis.agreement import agreement_by_question
 from analysis.assemble import Options, Rated, bounded_ratings, question_analysis
 from analysis.bootstrap import VOTE, as_generator, bootstrap_ratings, cluster_weights
 from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings, pair_design, pair_stats
 from analysis.counts import ComparisonCounts, count_comparisons
 from analysis.elo import elo_ratings
-from analysis.frame import EncodedComparisons, encode_comparisons
-from analysis.result import ALL, QuestionAnalysis, StudyAnalysis
+from analysis.frame import RATED_KIND, EncodedComparisons, encode_comparisons, split_kinds
+from analysis.raters import (
+    QualityRules,
+    flag_counts,
+    flagged_raters,
+    majority_threshold,
+    rater_quality,
+)
+from analysis.result import ALL, ExcludingFlagged, QuestionAnalysis, StudyAnalysis
 from analysis.robust import position_effect, robust_fit
 from analysis.separation import reachability, reference_models, win_graph
 
@@ -57,6 +66,7 @@ def analyze(
     ridge: float = DEFAULT_RIDGE,
     robust_cluster: str = "rater",
     breakdown_by: str | None = "category",
+    rules: QualityRules | None = None,
 ) -> StudyAnalysis:
     """Analyse a study's votes: ratings, intervals, win rates and online Elo per question.
 
@@ -90,11 +100,17 @@ def analyze(
         ``rater+prompt`` is two-way (Cameron, Gelbach & Miller 2011).
     breakdown_by : str or None, default "category"
         Column to break ratings down by (per question); None skips it.
+    rules : QualityRules, optional
+        Rater-quality rules (:class:`analysis.raters.QualityRules`; default thresholds when
+        None). Flagged raters stay in the headline ratings; the leaderboards without them are
+        in ``excluding_flagged``.
 
     Returns
     -------
     StudyAnalysis
-        Per-question results, ``"all"`` (mean over questions, Sauer et al. 2023) and settings.
+        Per-question results, ``"all"`` (mean over questions, Sauer et al. 2023), settings
+        (with ``votes_by_kind`` and ``set_aside``: rows of each kind, and those not rated),
+        the rater table, agreement per question and the leaderboards without flagged raters.
 
     Notes
     -----
@@ -103,6 +119,10 @@ def analyze(
     simultaneous rank intervals (Klein, Wright & Wieczorek 2020); win rates with Wilson (1927)
     and Clopper–Pearson intervals and Holm (1979)-corrected exact binomial tests; online Elo as
     in Chatbot Arena (Chiang et al. 2024) and SDXL Turbo (Sauer et al. 2023).
+
+    Only ``kind == "2afc"`` rows are rated; gold and repeat rows feed rater quality, practice
+    rows nothing (:mod:`analysis.frame`). Rater quality: :mod:`analysis.raters`; agreement:
+    Fleiss (1971) and Krippendorff (2011) (:mod:`analysis.agreement`).
     """
     if tie_mode not in TIE_MODES:
         raise ValueError(
@@ -110,9 +130,84 @@ def analyze(
         )
     if cluster not in ("rater", "prompt", VOTE):
         raise ValueError(f"cluster must be one of 'rater', 'prompt', 'vote'; got {cluster!r}")
-    enc = encode_comparisons(comparisons)
-    if enc.n_votes == 0:
+    rated, kinds = split_kinds(comparisons)
+    if len(comparisons) == 0:
         raise ValueError("comparisons has no rows; expected at least one vote")
+    if len(rated) == 0:
+        raise ValueError(
+            f"comparisons has no 2afc votes ({', '.join(f'{n} {k}' for k, n in kinds.items())}); "
+            "expected at least one rated vote"
+        )
+    rules = rules or QualityRules()
+    kw: dict[str, Any] = {
+        "seed": seed,
+        "n_boot": n_boot,
+        "tie_mode": tie_mode,
+        "cluster": cluster,
+        "latency_ms": latency_ms,
+        "display_names": display_names,
+        "anchor": anchor,
+        "level": level,
+        "elo_orders": elo_orders,
+        "ridge": ridge,
+        "robust_cluster": robust_cluster,
+    }
+    result = _analyze_rated(rated, breakdown_by=breakdown_by, **kw)
+    raters = rater_quality(comparisons, rules)
+    flagged = flagged_raters(raters)
+    settings = {
+        **result.settings,
+        "votes_by_kind": kinds,
+        "set_aside": {k: n for k, n in kinds.items() if k != RATED_KIND},
+        "quality_rules": asdict(rules),
+        "majority_threshold": majority_threshold(raters, rules),
+        "n_flagged": len(flagged),
+        "flag_counts": flag_counts(raters),
+    }
+    return replace(
+        result,
+        settings=settings,
+        raters=raters,
+        agreement=agreement_by_question(rated),
+        excluding_flagged=_excluding(result, rated, flagged, kw),
+    )
+
+
+def _excluding(
+    result: StudyAnalysis, rated: pd.DataFrame, flagged: list[str], kw: dict[str, Any]
+) -> ExcludingFlagged | None:
+    """The leaderboards again without ``flagged`` (the main ones when nobody is flagged)."""
+    if not flagged:
+        boards = {q: a.leaderboard for q, a in result.questions.items()}
+        return ExcludingFlagged((), int(result.settings["n_votes"]), boards)
+    keep = ~rated["rater"].astype(str).isin(flagged).to_numpy()
+    rest = rated.loc[keep]
+    models = {str(m) for col in ("model_a", "model_b") for m in pd.unique(rest[col])}
+    if len(models) < 2 or (kw.get("anchor") is not None and kw["anchor"] not in models):
+        return None
+    again = _analyze_rated(rest, breakdown_by=None, **kw)
+    boards = {q: a.leaderboard for q, a in again.questions.items()}
+    return ExcludingFlagged(tuple(flagged), int(keep.sum()), boards)
+
+
+def _analyze_rated(
+    comparisons: pd.DataFrame,
+    *,
+    seed: int = 0,
+    n_boot: int = 1000,
+    tie_mode: str = "davidson",
+    cluster: str = "rater",
+    latency_ms: Mapping[str, float] | None = None,
+    display_names: Mapping[str, str] | None = None,
+    anchor: str | None = None,
+    level: float = 0.95,
+    elo_orders: int = 1000,
+    ridge: float = DEFAULT_RIDGE,
+    robust_cluster: str = "rater",
+    breakdown_by: str | None = "category",
+) -> StudyAnalysis:
+    """:func:`analyze` on rated (``2afc``) votes only, without rater quality."""
+    enc = encode_comparisons(comparisons)
     names = {m: str((display_names or {}).get(m, m)) for m in enc.models}
     rng = as_generator(seed)
     units = _cluster_units(cluster, robust_cluster)

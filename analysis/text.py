@@ -1,4 +1,4 @@
-"""Plain-text leaderboard for the terminal (``arena report``)."""
+"""Plain-text leaderboard and rater-quality line for the terminal (``arena report``)."""
 
 from __future__ import annotations
 
@@ -77,3 +77,47 @@ def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
                 f"Holm {fmt.p_is(r.p_holm_adj)}"
             )
     return "\n".join(lines)
+
+
+def quality_line(analysis: StudyAnalysis) -> str:
+    """One line: how many raters were flagged, by which rule, and whether it changes the order.
+
+    Parameters
+    ----------
+    analysis : StudyAnalysis
+        The study; its ``raters`` table comes from :func:`analysis.raters.rater_quality`.
+
+    Returns
+    -------
+    str
+        E.g. ``Raters: 3 of 40 flagged (flags: gold 2, side 1); without them the order is the same;
+        set aside: 80 gold, 40 repeat, 20 practice votes.``
+    """
+    s = analysis.settings
+    if analysis.raters is None:
+        return "Raters: quality not assessed."
+    n = len(analysis.raters)
+    k = int(s.get("n_flagged", 0))
+    counts = {f: c for f, c in s.get("flag_counts", {}).items() if c}
+    text = f"Raters: {k} of {n} flagged"
+    if counts:
+        text += " (flags: " + ", ".join(f"{f} {c}" for f, c in counts.items()) + ")"
+    ex = analysis.excluding_flagged
+    if k and ex is None:
+        text += "; too few votes remain without them to rate the models"
+    elif k:
+        order = sorted(analysis.questions, key=lambda q: q != "all")  # "all" first
+        changed = [
+            q
+            for q in order
+            if q in ex.leaderboards and ex.order_changed(analysis.questions[q].leaderboard, q)
+        ]
+        text += (
+            f"; without them the order changes for {', '.join(changed)}"
+            if changed
+            else "; without them the order is the same"
+        )
+    aside = {kind: c for kind, c in s.get("set_aside", {}).items() if c}
+    if aside:
+        text += "; set aside: " + ", ".join(f"{c} {kind}" for kind, c in aside.items()) + " votes"
+    return text + "."

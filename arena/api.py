@@ -1,4 +1,5 @@
-"""The rater's HTTP API: ``POST /api/start`` and ``POST /api/vote``, plain JSON routes.
+"""The rater's HTTP API: ``POST /api/start`` and ``POST /api/vote``, plain JSON routes
+(and ``POST /api/example``, a read-only example pair for MTurk's preview).
 
 The rater's page is a Gradio page, but its two calls bypass Gradio's event machinery: per
 vote, Gradio's request path cost several times the store's own work (docs/benchmarks.md), so
@@ -197,6 +198,16 @@ def api_router(study: Study, store: Store) -> tuple[APIRouter, Callable[[], None
                 raise _Failure("invalid_link", str(exc)) from None
             session = await call(store.start, study, who, secret)
             return {**payload(session.progress, study), "secret": session.secret}
+
+        return await answer(work)
+
+    @router.post("/api/example", include_in_schema=False)
+    async def example(request: Request) -> Response:
+        async def work() -> dict[str, Any]:
+            trial = await call(store.example, study)
+            if trial is None:
+                return {"html": ""}
+            return {"html": app_page.trial_html(Progress("", "", 0, 0, trial))}
 
         return await answer(work)
 

@@ -24,10 +24,10 @@ __all__ = ["build_app", "page_assets", "BUTTON_LABELS", "BUTTONS_CSS", "controls
 
 #: Response -> (button label, element id). The script reads the choice from ``data-choice``.
 BUTTON_LABELS: dict[str, tuple[str, str]] = {
-    "left": ("Left is better", "arena-left"),
+    "left": ("◀ Left is better", "arena-left"),
     "tie": ("Tie", "arena-tie"),
     "both_bad": ("Both bad", "arena-both-bad"),
-    "right": ("Right is better", "arena-right"),
+    "right": ("Right is better ▶", "arena-right"),
 }
 
 
@@ -43,9 +43,11 @@ def page_assets() -> dict[str, str]:
 
 def controls_html(study: Study) -> str:
     """The trial area, the message line, the response buttons and the progress line."""
+    # Left and right are the primary answers; tie and both bad look different on purpose.
     buttons = "".join(
         f'<button type="button" id="{elem_id}" data-choice="{choice}" '
-        f'class="arena-choice">{label}</button>'
+        f'class="arena-choice arena-{"side" if choice in ("left", "right") else "other"}">'
+        f"{label} {app_page.key_hint(choice)}</button>"
         for choice, (label, elem_id) in BUTTON_LABELS.items()
         if choice in study.choices
     )

@@ -73,12 +73,35 @@ def image_url(ref: ImageRef) -> str:
 PIXELATED_BELOW = 256
 
 
-def _figure(ref: ImageRef, side: str, keys: str, ratio: str) -> str:
-    pixelated = ' class="arena-pixelated"' if ref.width < PIXELATED_BELOW else ""
+#: Keys of each response, as the page's script reads them (``arena.js`` KEYS) and as the
+#: buttons and captions show them on devices with a keyboard.
+KEYS: dict[str, tuple[str, ...]] = {
+    "left": ("1", "←"),
+    "right": ("2", "→"),
+    "tie": ("3", "T"),
+    "both_bad": ("4", "B"),
+}
+
+
+def key_hint(choice: str) -> str:
+    """The keys of a response as a hint (hidden by CSS on touch-only devices)."""
+    keys = " or ".join(KEYS[choice])
+    return f'<span class="arena-key" aria-hidden="true">{text(keys)}</span>'
+
+
+def _figure(ref: ImageRef, side: str, ratio: str) -> str:
+    pixelated = " arena-pixelated" if ref.width < PIXELATED_BELOW else ""
+    url = text(image_url(ref))
+    name = side.capitalize()
+    # The image is the button: a click or tap on it chooses it.
     return (
-        f'<figure><img src="{text(image_url(ref))}"{pixelated} width="{int(ref.width)}" '
-        f'height="{int(ref.height)}" style="aspect-ratio: {ratio}" alt="{side} image" '
-        f'draggable="false"><figcaption>{side} &middot; {text(keys)}</figcaption></figure>'
+        f'<figure><button type="button" class="arena-pick" data-choice="{side}" '
+        f'aria-label="Choose the {side} image">'
+        f'<img src="{url}" class="arena-image{pixelated}" width="{int(ref.width)}" '
+        f'height="{int(ref.height)}" style="aspect-ratio: {ratio}" '
+        f'alt="{name} image ({int(ref.width)}&times;{int(ref.height)})" draggable="false">'
+        f"</button><figcaption>{name} {key_hint(side)} &middot; "
+        f'<a href="{url}" target="_blank" rel="noopener">full size</a></figcaption></figure>'
     )
 
 
@@ -90,11 +113,12 @@ def trial_html(progress: Progress) -> str:
     # Both images get the left one's aspect ratio so that they always show at the same size.
     ratio = f"{int(trial.left.width)} / {int(trial.left.height)}"
     return (
-        f'<div class="arena-question">{text(trial.question_text)}</div>'
+        f'<div class="arena-question" data-question="{text(trial.question)}">'
+        f"{text(trial.question_text)}</div>"
         f'<div class="arena-prompt">&ldquo;{text(trial.prompt)}&rdquo;</div>'
         '<div class="arena-pair">'
-        f"{_figure(trial.left, 'Left', '1 or ←', ratio)}"
-        f"{_figure(trial.right, 'Right', '2 or →', ratio)}"
+        f"{_figure(trial.left, 'left', ratio)}"
+        f"{_figure(trial.right, 'right', ratio)}"
         "</div>"
     )
 
@@ -104,11 +128,19 @@ def image_json(ref: ImageRef) -> dict[str, object]:
     return {"url": image_url(ref), "width": int(ref.width), "height": int(ref.height)}
 
 
-def completion(study: Study, progress: Progress) -> dict[str, str | None]:
-    """The completion code and, for Prolific raters, the URL that reports it to Prolific."""
+def completion(study: Study, progress: Progress) -> dict[str, object]:
+    """How the session ends: the code, where to send the rater, and how.
+
+    ``url`` is the study's ``completion_url`` (the page redirects there: ``redirect`` is
+    true) or, for a Prolific rater of a study without one, Prolific's completion link for the
+    code (shown as a link). ``mturk`` is true for MTurk raters: the page posts MTurk's
+    external-submit form.
+    """
     code = study.completion_code
-    url = _PROLIFIC_DONE + quote(code) if code and progress.source == "prolific" else None
-    return {"code": code, "url": url}
+    url, redirect = study.completion_url, study.completion_url is not None
+    if url is None and code and progress.source == "prolific":
+        url = _PROLIFIC_DONE + quote(code)
+    return {"code": code, "url": url, "redirect": redirect, "mturk": progress.source == "mturk"}
 
 
 def done_html(study: Study, progress: Progress) -> str:
@@ -120,11 +152,15 @@ def done_html(study: Study, progress: Progress) -> str:
     done = completion(study, progress)
     if done["code"]:
         parts.append(
-            f'<p>Your completion code: <span class="arena-code">{text(done["code"])}</span></p>'
+            f'<p>Your completion code: <span class="arena-code">{text(done["code"])}</span> '
+            '<button type="button" id="arena-copy" class="arena-small">Copy</button></p>'
         )
-        if done["url"]:
-            parts.append(f'<p><a href="{text(done["url"])}">Return to Prolific</a></p>')
-    else:
+    if done["url"]:
+        label = "Continue" if done["redirect"] else "Return to Prolific"
+        parts.append(f'<p><a id="arena-return" href="{text(done["url"])}">{label}</a></p>')
+    elif done["mturk"]:
+        parts.append('<p id="arena-mturk">Submitting your answers to MTurk&hellip;</p>')
+    elif not done["code"]:
         parts.append("<p>You can close this page now.</p>")
     parts.append("</div>")
     return "".join(parts)

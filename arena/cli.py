@@ -286,10 +286,11 @@ def report(
     """Rate the models from the votes; write report.html and CSV files."""
     df, title, latency = _comparisons(study_path, comparisons, database)
     names = _display_names(study_path) if study_path else None
-    from analysis.report import analyze, write_report
+    from analysis.report import QualityRules, analyze, write_report
 
     if len(df) == 0:
         raise click.ClickException("There are no votes yet; nothing to report.")
+    rules = QualityRules(**load_study(study_path).quality) if study_path else None
     result = analyze(
         df,
         seed=seed,
@@ -298,6 +299,7 @@ def report(
         cluster=cluster,
         latency_ms=latency,
         display_names=names,
+        rules=rules,
     )
     if out is None:
         out = (study_path.resolve().parent if study_path else Path.cwd()) / "report"
@@ -308,6 +310,7 @@ def report(
     for question in result.questions:
         click.echo(result.leaderboard_text(question))
         click.echo()
+    click.echo(result.quality_text())
     click.echo(f"Report: {files.html}")
 
 

@@ -10,7 +10,7 @@ import difflib
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ STUDY_KEYS: dict[str, str] = {
     "quota": "number of trials each rater answers",
     "seed": "seed of the trial scheduler",
     "completion_code": "code shown on the completion screen (e.g. for Prolific)",
+    "completion_url": "http(s) URL the page redirects to after the last vote (e.g. Prolific's completion link)",
     "max_raters": "most raters the study admits; later newcomers are turned away (default: no limit)",
     "panel": "admit only raters whose link carries this panel's id: 'prolific' or 'mturk' (default: any link)",
     "cards": "folder of model cards (default: the shipped models/cards)",
@@ -41,6 +42,7 @@ STUDY_KEYS: dict[str, str] = {
     "prompts": "table: file, categories, limit",
     "questions": "array of tables: id, text",
     "responses": "table: tie, both_bad (both false by default: forced choice)",
+    "quality": "table: rater-quality rules that flag careless raters (see docs/writing-a-study.md)",
 }
 PROMPT_KEYS = {"file", "categories", "limit"}
 QUESTION_KEYS = {"id", "text"}
@@ -89,6 +91,10 @@ class Study:
     completion_code: str | None = None
     max_raters: int | None = None
     panel: str | None = None
+    completion_url: str | None = None
+    #: Rater-quality rules (``[quality]``), by name; analysis.raters documents each and its
+    #: default.
+    quality: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -233,6 +239,11 @@ def load_study(path: str | Path) -> Study:
     if panel is not None and panel not in PANELS:
         raise top.fail("panel", "'prolific' or 'mturk'", panel)
 
+    completion_url = top.get("completion_url", str, "an http(s) URL", None)
+    if completion_url is not None and not re.match(r"^https?://[^\s<>\"']+$", completion_url):
+        raise top.fail("completion_url", "an http(s) URL", completion_url)
+    quality = _quality(path, top.get("quality", dict, "a table of rater-quality rules", {}))
+
     cards = top.get("cards", str, "a path to a folder of model cards", None)
     return Study(
         name=name,
@@ -256,7 +267,24 @@ def load_study(path: str | Path) -> Study:
         completion_code=top.get("completion_code", str, "a string", None),
         max_raters=max_raters,
         panel=panel,
+        quality=quality,
+        completion_url=completion_url,
     )
+
+
+def _quality(path: Path, table: Mapping[str, Any]) -> dict[str, float]:
+    """The ``[quality]`` table: every key a rule of :class:`analysis.raters.QualityRules`."""
+    if not table:
+        return {}
+    from analysis.raters import QualityRules
+
+    rules = _Reader(path, table, "quality.")
+    rules.check_keys(QualityRules.documented())
+    out = {}
+    for key in table:
+        value = rules.get(key, (int, float), "a number")
+        out[key] = float(value)
+    return out
 
 
 def _questions(path: Path, raw: list | None) -> tuple[Question, ...]:

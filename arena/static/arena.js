@@ -7,7 +7,7 @@
 () => {
   if (window.arena) return;
   const A = {
-    study: null, rater: null, secret: null, token: null,
+    study: null, rater: null, secret: null, token: null, question: null, preview: false,
     arrivedAt: performance.now(), shownAt: null, pending: false, retry: null,
   };
   const $ = (id) => document.getElementById(id);
@@ -47,10 +47,48 @@
     document.querySelectorAll("#arena-buttons button").forEach((b) => { b.disabled = on; });
   };
 
+  // MTurk's external-submit form, only ever posted to MTurk itself.
+  const MTURK = /^https:\/\/(www|workersandbox)\.mturk\.com\/?$/;
+  const finish = (done) => {
+    if (!done) return;
+    const copy = $("arena-copy");
+    if (copy) {
+      copy.addEventListener("click", () => {
+        const code = document.querySelector("#arena-trial .arena-code").textContent;
+        const ok = () => { copy.textContent = "Copied"; };
+        if (navigator.clipboard) navigator.clipboard.writeText(code).then(ok, () => {});
+        const range = document.createRange(); // selected too, for a manual copy
+        range.selectNodeContents(document.querySelector("#arena-trial .arena-code"));
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+      });
+    }
+    if (done.redirect && done.url) {
+      window.location.assign(done.url);
+    } else if (done.mturk && params.assignmentId && MTURK.test(params.turkSubmitTo || "")) {
+      const form = document.createElement("form");
+      form.method = "POST";
+      form.action = params.turkSubmitTo.replace(/\/$/, "") + "/mturk/externalSubmit";
+      for (const [name, value] of [["assignmentId", params.assignmentId], ["code", done.code || "done"]]) {
+        const input = document.createElement("input");
+        input.type = "hidden"; input.name = name; input.value = value;
+        form.append(input);
+      }
+      document.body.append(form);
+      form.submit();
+    }
+  };
+
   const render = (data) => {
     A.rater = data.rater;
     $("arena-trial").innerHTML = data.html; // built and escaped by the server (app_page.py)
     $("arena-progress").textContent = `${data.answered} / ${data.total}`;
+    // A new question is marked: raters skim, and the question changes between trials.
+    const question = data.trial ? data.trial.question : null;
+    const box = document.querySelector("#arena-trial .arena-question");
+    if (box && A.question && question !== A.question) box.classList.add("arena-changed");
+    A.question = question || A.question;
+    finish(data.done && data.completion);
     const token = data.trial ? data.trial.token : "";
     if (token === A.token) return;
     A.token = token;
@@ -102,6 +140,17 @@
     }
   };
 
+  // MTurk's preview (before a worker accepts the HIT): instructions and an example, no writes.
+  const preview = async () => {
+    const data = await call("example", {}, preview);
+    if (!data) return;
+    $("arena-trial").innerHTML = data.html;
+    const note = document.createElement("p");
+    note.className = "arena-preview";
+    note.textContent = "This is a preview. Accept the HIT to start; nothing is recorded until then.";
+    $("arena-trial").prepend(note);
+  };
+
   const start = async () => {
     const id = params.PROLIFIC_PID || params.workerId || params.rater || "";
     const data = await call("start", { params, secret: loadSecret(id) }, start);
@@ -135,12 +184,19 @@
     await send();
   };
 
+  // The buttons, and the images themselves (a click or a tap on one chooses it).
   document.addEventListener("click", (e) => {
-    const button = e.target.closest && e.target.closest("#arena-buttons button[data-choice]");
-    if (button && !button.disabled) A.vote(button.dataset.choice);
+    const target = e.target.closest && e.target.closest(
+      "#arena-buttons button[data-choice], #arena-trial button.arena-pick[data-choice]"
+    );
+    if (target && !target.disabled && !A.preview) A.vote(target.dataset.choice);
   });
 
-  const KEYS = { 1: "left", ArrowLeft: "left", 2: "right", ArrowRight: "right" };
+  // The keys of app_page.KEYS; tie and both bad only where the study offers them.
+  const KEYS = {
+    1: "left", ArrowLeft: "left", 2: "right", ArrowRight: "right",
+    3: "tie", t: "tie", T: "tie", 4: "both_bad", b: "both_bad", B: "both_bad",
+  };
   document.addEventListener("keydown", (e) => {
     if (e.repeat || e.altKey || e.ctrlKey || e.metaKey) return;
     const t = e.target;
@@ -148,6 +204,7 @@
     const choice = KEYS[e.key];
     // No keyboard votes while one is in flight or before the images are on screen.
     if (!choice || A.pending || !A.token || A.shownAt === null) return;
+    if (!document.querySelector(`#arena-buttons button[data-choice="${choice}"]`)) return;
     e.preventDefault();
     A.vote(choice);
   });
@@ -161,7 +218,8 @@
       return;
     }
     A.study = root.dataset.study;
-    start();
+    A.preview = params.assignmentId === "ASSIGNMENT_ID_NOT_AVAILABLE";
+    if (A.preview) preview(); else start();
   };
   window.arena = A;
   begin();

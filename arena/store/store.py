@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Connection, func, insert, select
 
 from arena.schedule import arrange, choose, rater_rng
-from arena.store import frames, votes
+from arena.store import frames, raters, votes
 from arena.store import queries as q
 from arena.store.catalog import Catalog, catalog_stamp, load_catalog, trial_view
 from arena.store.cells import DRAW_RANGE, WINDOW, CellTable, ensure_cells
@@ -31,7 +30,6 @@ from arena.store.types import (
     Session,
     TrialView,
     VoteReceipt,
-    VoteRefused,
 )
 
 if TYPE_CHECKING:
@@ -147,7 +145,7 @@ class Store:
         """
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            self._admit(conn, study, sid, who)
+            raters.admit(conn, study, sid, who, self._insert_rater)
         return who.id
 
     def start(self, study: Study, who: RaterIdentity, secret: str | None = None) -> Session:
@@ -169,66 +167,13 @@ class Store:
             sid = self.study_id(study.name, conn)
             row = conn.execute(q.RATER, {"sid": sid, "rater": who.id}).first()
             if row is None:
-                self._admit(conn, study, sid, who)
+                raters.admit(conn, study, sid, who, self._insert_rater)
                 row = conn.execute(q.RATER, {"sid": sid, "rater": who.id}).one()
             rater_pk, source, stored = row
-            if stored is not None and secret is not None and _hash(secret) == stored:
-                issued = secret
-            elif stored is None or self._may_move(conn, rater_pk, who):
-                issued = secrets.token_urlsafe(18)
-                conn.execute(q.BIND_SECRET, {"rater_pk": rater_pk, "h": _hash(issued)})
-            else:
-                raise VoteRefused(_IN_USE, code="not_yours")
+            issued = raters.bind(conn, rater_pk, stored, who, secret)
             progress, made = self._next(conn, study, sid, who.id, rater_pk, source)
         _remember(made)
         return Session(progress, issued)
-
-    def _admit(self, conn: Connection, study: Study, sid: int, who: RaterIdentity) -> None:
-        """Insert the rater's row unless it exists, within the study's admission rules."""
-        if conn.execute(q.RATER, {"sid": sid, "rater": who.id}).first() is not None:
-            return
-        if study.panel is not None and who.source != study.panel:
-            raise VoteRefused(_PANEL_ONLY.format(study.panel.capitalize()), code="closed")
-        limit = study.max_raters
-        if limit is not None and (conn.scalar(q.RATER_COUNT, {"sid": sid}) or 0) >= limit:
-            raise VoteRefused(_FULL, code="closed")
-        # Two first calls for one rater at once (a double load, two tabs): on PostgreSQL the
-        # second waits for the first's row instead of failing on the unique constraint.
-        conn.execute(
-            self._insert_rater,
-            {
-                "study_id": sid,
-                "external_id": who.id,
-                "source": who.source,
-                "panel_study_id": who.panel_study_id,
-                "panel_session_id": who.panel_session_id,
-                "panel_assignment_id": who.panel_assignment_id,
-            },
-        )
-
-    @staticmethod
-    def _may_move(conn: Connection, rater_pk: int, who: RaterIdentity) -> bool:
-        """True when a panel rater presents the panel's own reference for their session."""
-        source, session, assignment = conn.execute(q.RATER_PANEL, {"rater_pk": rater_pk}).one()
-        if source != who.source:
-            return False
-        if source == "prolific":
-            return session is not None and session == who.panel_session_id
-        if source == "mturk":
-            return assignment is not None and assignment == who.panel_assignment_id
-        return False
-
-    def _rater(self, conn: Connection, sid: int, rater: str, secret: str | None) -> tuple[int, str]:
-        """(raters.id, source) of a rater, locked, once ``secret`` is theirs (else refused)."""
-        row = conn.execute(q.RATER, {"sid": sid, "rater": rater}).first()
-        if row is None:
-            raise VoteRefused(
-                "This rater is not known; open the study link again.", code="unknown_rater"
-            )
-        rater_pk, source, stored = row
-        if stored is not None and (not isinstance(secret, str) or _hash(secret) != stored):
-            raise VoteRefused(_IN_USE, code="not_yours")
-        return rater_pk, source
 
     def answered(self, study_name: str, rater: str) -> int:
         """How many trials this rater has answered."""
@@ -253,7 +198,7 @@ class Store:
         """
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            rater_pk, source = self._rater(conn, sid, rater, secret)
+            rater_pk, source = raters.checked(conn, sid, rater, secret)
             progress, made = self._next(conn, study, sid, rater, rater_pk, source)
         _remember(made)
         return progress
@@ -275,11 +220,26 @@ class Store:
         ms = votes.checked(study, token, choice, decision_ms)
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            rater_pk, source = self._rater(conn, sid, rater, secret)
+            rater_pk, source = raters.checked(conn, sid, rater, secret)
             receipt = votes.record(conn, sid, rater_pk, token, choice, ms, self.serialized)
             progress, made = self._next(conn, study, sid, rater, rater_pk, source)
         _remember(made)
         return receipt, progress
+
+    def example(self, study: Study) -> TrialView | None:
+        """A pair to show as an example (MTurk's preview, instructions): the first prompt's
+        images of the study's first two models, read-only and with no token; None when the
+        study has no such pair."""
+        sid = self.study_id(study.name)
+        with self.begin() as conn:
+            cat = self.catalog(conn, sid)
+        a, b = study.models[:2]
+        for (prompt, model, seed), left in sorted(cat.by_key.items()):
+            right = cat.by_key.get((prompt, b, seed))
+            if model == a and right is not None:
+                return trial_view(cat, study, "", cat.prompt_pk[prompt], study.questions[0].id,
+                                  left, right)  # fmt: skip
+        return None
 
     def prepare(self, study: Study) -> bool:
         """Build the study's catalog and scheduling cells now (at server start), rather than
@@ -383,7 +343,7 @@ class Store:
         ms = votes.checked(study, token, choice, decision_ms)
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
-            rater_pk, _ = self._rater(conn, sid, rater, secret)
+            rater_pk, _ = raters.checked(conn, sid, rater, secret)
             return votes.record(conn, sid, rater_pk, token, choice, ms, self.serialized)
 
     # ------------------------------------------------------------------ analysis
@@ -399,17 +359,6 @@ class Store:
 
 
 _Made = tuple[Catalog, tuple, CellTable] | None
-
-_IN_USE = (
-    "This study link is already in use in another browser; continue there, or ask the "
-    "researcher for a new link."
-)
-_FULL = "This study is full and takes no more raters; thank you for your interest."
-_PANEL_ONLY = "This study can only be joined from its {} link."
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _remember(made: _Made) -> None:

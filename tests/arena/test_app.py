@@ -56,7 +56,12 @@ def test_a_rater_session_resumes_after_refresh_and_ends_with_the_code(arena) -> 
         done = again.vote(choices[i], 1000.0 + i)
     assert done["done"] and done["trial"] is None and done["answered"] == study.quota
     assert "Thank you" in done["html"] and "DONE-123" in done["html"]
-    assert done["completion"] == {"code": "DONE-123", "url": None}
+    assert done["completion"] == {
+        "code": "DONE-123",
+        "url": None,
+        "redirect": False,
+        "mturk": False,
+    }
 
     # Voting past the end is refused; starting again shows the completion screen.
     with pytest.raises(ApiError) as info:

@@ -73,7 +73,7 @@ def test_trial_html_escapes_data_and_hides_models() -> None:
 
 def test_tiny_images_are_upscaled_without_smoothing() -> None:
     assert "arena-pixelated" not in trial_html(_progress("x"))
-    assert trial_html(_progress("x", side=32)).count('class="arena-pixelated"') == 2
+    assert trial_html(_progress("x", side=32)).count('class="arena-image arena-pixelated"') == 2
 
 
 def test_header_and_completion_screens(make_study) -> None:

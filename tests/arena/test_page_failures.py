@@ -195,6 +195,7 @@ def test_the_server_gone_and_back(browser, make_study, tmp_path) -> None:
         page.click("#arena-retry")
         _progress(page, "1 / 4")
         assert page.is_hidden(MESSAGE)
+        page.wait_for_function(SHOWN, timeout=30_000)  # keys wait for the next pair's images
         page.keyboard.press("1")
         _progress(page, "2 / 4")
     assert _votes(db) == 2

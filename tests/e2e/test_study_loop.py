@@ -7,7 +7,6 @@ through the rater API -> report (--json and HTML) -> export -> report from the e
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -72,9 +71,11 @@ def manifest_models(study: Path) -> dict[str, str]:
     return {e["sha256"]: e["model"] for e in map(json.loads, lines)}
 
 
-def shown_models(html: str, by_sha: dict[str, str]) -> tuple[str, str]:
-    shas = re.findall(r"images/([0-9a-f]{64})", html)
-    assert len(shas) == 2, html
+def shown_models(answer: dict, by_sha: dict[str, str]) -> tuple[str, str]:
+    """The models of the pair on screen, from the image URLs the page shows (by hash)."""
+    shas = [answer["trial"][side]["url"].rsplit("/", 1)[1] for side in ("left", "right")]
+    for sha in shas:
+        assert f'src="images/{sha}"' in answer["html"]
     return by_sha[shas[0]], by_sha[shas[1]]
 
 
@@ -93,10 +94,10 @@ def test_raters_vote_and_the_report_ranks_what_they_preferred(
                 token, page = page.token, RaterClient(base, secret=page.secret)
                 got = page.start(name)
                 assert page.token == token and got["answered"] == n
-            left, right = shown_models(got["html"], by_sha)
+            left, right = shown_models(got, by_sha)
             assert {left, right} == set(MODELS)
             choice = "left" if left == PREFERRED else "right"
-            got = page.vote(choice, 500.0 + 10 * i + n)
+            got = page.vote(choice, 900.0 + 10 * i + n)
         assert got["done"] and "LOOP-OK" in got["html"]
         assert (got["answered"], got["total"]) == (QUOTA, QUOTA)
 

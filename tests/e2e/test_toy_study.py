@@ -10,7 +10,6 @@ models as the judge does and separate the 1-step teacher from the rest.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,7 +57,7 @@ def vote_as_judges(base: str, images: dict[str, tuple[str, float]]) -> int:
         page = RaterClient(base)
         got = page.start(f"judge-{r}")
         while not got["done"]:
-            shas = re.findall(r"images/([0-9a-f]{64})", got["html"])
+            shas = [got["trial"][side]["url"].rsplit("/", 1)[1] for side in ("left", "right")]
             assert len(shas) == 2, got["html"]
             left, right = (images[s][1] + rng.normal(0, NOISE) for s in shas)
             if rng.random() < LAPSE:
