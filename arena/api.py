@@ -50,6 +50,7 @@ ERRORS: dict[str, int] = {
     "unknown_trial": 404,
     "not_yours": 403,
     "closed": 403,
+    "consent_required": 403,
     "busy": 503,
     "unavailable": 503,
     "storage_full": 507,
@@ -192,12 +193,23 @@ def api_router(study: Study, store: Store) -> tuple[APIRouter, Callable[[], None
         async def work() -> dict[str, Any]:
             body = await _body(request)
             params, secret = _params(body), _string(body, "secret", optional=True)
+            consent = body.get("consent", False)
+            if not isinstance(consent, bool):
+                raise _Failure("invalid", "The field 'consent' must be true or false.")
             try:
                 who = app_page.identify(params)
             except ValueError as exc:
                 raise _Failure("invalid_link", str(exc)) from None
-            session = await call(store.start, study, who, secret)
+            session = await call(store.start, study, who, secret, consent)
             return {**payload(session.progress, study), "secret": session.secret}
+
+        return await answer(work)
+
+    @router.post("/api/decline", include_in_schema=False)
+    async def decline(request: Request) -> Response:
+        async def work() -> dict[str, Any]:
+            await call(store.decline, study)
+            return {"declined": True}
 
         return await answer(work)
 

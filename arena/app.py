@@ -53,6 +53,7 @@ def controls_html(study: Study) -> str:
     )
     return (
         f'<div id="arena-controls" data-study="{app_page.text(study.name)}">'
+        f"{app_page.consent_html(study)}"
         '<div id="arena-trial"><p>Loading&hellip;</p></div>'
         '<div id="arena-message" role="alert" hidden></div>'
         f'<div id="arena-buttons">{buttons}</div>'

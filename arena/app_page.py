@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "asset",
     "completion",
+    "consent_html",
     "image_json",
     "done_html",
     "header_html",
@@ -57,6 +58,21 @@ def _paragraphs(value: str) -> str:
 def header_html(study: Study) -> str:
     """Title and instructions shown above every trial."""
     return f"<h1>{text(study.title)}</h1>{_paragraphs(study.instructions)}"
+
+
+def consent_html(study: Study) -> str:
+    """The consent screen (hidden until the page's script shows it to a new rater), or ""."""
+    if study.consent is None:
+        return ""
+    return (
+        '<div id="arena-consent" hidden><h2>Before you start</h2>'
+        f"{_paragraphs(study.consent)}"
+        '<div id="arena-example"></div>'
+        '<div class="arena-consent-buttons">'
+        '<button type="button" id="arena-agree" class="arena-choice arena-side">I agree</button>'
+        '<button type="button" id="arena-decline" class="arena-choice arena-other">'
+        "I do not agree</button></div></div>"
+    )
 
 
 def image_url(ref: ImageRef) -> str:

@@ -27,10 +27,13 @@ STUDY_KEYS: dict[str, str] = {
     "name": "stable key of the study, stored in the database (letters, digits, '-', '_')",
     "title": "heading shown to raters and in reports",
     "instructions": "plain text shown to raters above every trial",
+    "consent": "consent text a new rater must agree to before the first trial (default: none)",
     "models": "model card ids to compare (at least two)",
     "seeds": "list of seeds used for every prompt",
     "seeds_per_prompt": "alternative to seeds: use seeds 0..N-1",
-    "quota": "number of trials each rater answers",
+    "quota": "number of trials each rater answers (repeats included, practice not)",
+    "practice": "practice trials at the start of every session: stored, never analysed (default 0)",
+    "repeat_rate": "share of a rater's trials that show an earlier trial again, sides swapped (default 0)",
     "seed": "seed of the trial scheduler",
     "completion_code": "code shown on the completion screen (e.g. for Prolific)",
     "completion_url": "http(s) URL the page redirects to after the last vote (e.g. Prolific's completion link)",
@@ -47,6 +50,8 @@ STUDY_KEYS: dict[str, str] = {
 PROMPT_KEYS = {"file", "categories", "limit"}
 QUESTION_KEYS = {"id", "text"}
 RESPONSE_KEYS = {"tie", "both_bad"}
+#: Most practice trials a study may ask for, and the largest share of repeat trials.
+MAX_PRACTICE, MAX_REPEAT_RATE = 20, 0.5
 #: Panels whose ids the rater link can carry (``panel`` key).
 PANELS = ("prolific", "mturk")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -92,6 +97,9 @@ class Study:
     max_raters: int | None = None
     panel: str | None = None
     completion_url: str | None = None
+    practice: int = 0
+    repeat_rate: float = 0.0
+    consent: str | None = None
     #: Rater-quality rules (``[quality]``), by name; analysis.raters documents each and its
     #: default.
     quality: Mapping[str, float] = field(default_factory=dict)
@@ -239,6 +247,12 @@ def load_study(path: str | Path) -> Study:
     if panel is not None and panel not in PANELS:
         raise top.fail("panel", "'prolific' or 'mturk'", panel)
 
+    practice = top.get("practice", int, "a whole number from 0 to 20", 0)
+    if not 0 <= practice <= MAX_PRACTICE:
+        raise top.fail("practice", f"a whole number from 0 to {MAX_PRACTICE}", practice)
+    repeat_rate = top.get("repeat_rate", (int, float), "a number from 0 to 0.5", 0.0)
+    if not 0 <= repeat_rate <= MAX_REPEAT_RATE:
+        raise top.fail("repeat_rate", f"a number from 0 to {MAX_REPEAT_RATE}", repeat_rate)
     completion_url = top.get("completion_url", str, "an http(s) URL", None)
     if completion_url is not None and not re.match(r"^https?://[^\s<>\"']+$", completion_url):
         raise top.fail("completion_url", "an http(s) URL", completion_url)
@@ -269,7 +283,17 @@ def load_study(path: str | Path) -> Study:
         panel=panel,
         quality=quality,
         completion_url=completion_url,
+        practice=practice,
+        repeat_rate=float(repeat_rate),
+        consent=_consent(top),
     )
+
+
+def _consent(top: _Reader) -> str | None:
+    text = top.get("consent", str, "the consent text (plain text)", None)
+    if text is not None and not text.strip():
+        raise top.fail("consent", "a non-empty consent text (or no consent key)", text)
+    return text
 
 
 def _quality(path: Path, table: Mapping[str, Any]) -> dict[str, float]:

@@ -8,6 +8,7 @@
   if (window.arena) return;
   const A = {
     study: null, rater: null, secret: null, token: null, question: null, preview: false,
+    consent: false,
     arrivedAt: performance.now(), shownAt: null, pending: false, retry: null,
   };
   const $ = (id) => document.getElementById(id);
@@ -151,9 +152,37 @@
     $("arena-trial").prepend(note);
   };
 
+  // Consent (where the study asks for it) comes before anything is stored about a new rater.
+  const DECLINED = "You did not agree, so the study ends here. Nothing about you was stored; you can close this page (on Prolific, please return the study).";
+  const askConsent = async () => {
+    const box = $("arena-consent");
+    box.hidden = false;
+    $("arena-trial").replaceChildren();
+    $("arena-agree").addEventListener("click", () => {
+      box.hidden = true;
+      A.consent = true;
+      start();
+    }, { once: true });
+    $("arena-decline").addEventListener("click", async () => {
+      const data = await call("decline", {}, null);
+      if (!data) return;
+      box.hidden = true;
+      const p = document.createElement("p");
+      p.className = "arena-declined";
+      p.textContent = DECLINED;
+      $("arena-trial").replaceChildren(p);
+    }, { once: true });
+    const example = await call("example", {}, null);
+    if (example && example.html) {
+      $("arena-example").innerHTML = "<p>An example of what you will see:</p>" + example.html;
+    }
+  };
+
   const start = async () => {
     const id = params.PROLIFIC_PID || params.workerId || params.rater || "";
-    const data = await call("start", { params, secret: loadSecret(id) }, start);
+    const secret = loadSecret(id);
+    if ($("arena-consent") && !secret && !A.consent) return askConsent();
+    const data = await call("start", { params, secret, consent: A.consent }, start);
     if (!data) {
       $("arena-trial").replaceChildren(); // not "Loading…" forever: the message says why
       return;
@@ -189,6 +218,7 @@
     const target = e.target.closest && e.target.closest(
       "#arena-buttons button[data-choice], #arena-trial button.arena-pick[data-choice]"
     );
+    if (target && target.closest("#arena-example")) return; // the consent screen's example
     if (target && !target.disabled && !A.preview) A.vote(target.dataset.choice);
   });
 

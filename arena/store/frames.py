@@ -26,9 +26,14 @@ COMPARISON_COLUMNS = COLUMNS
 OUTCOMES = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 
 
+#: Beyond the contract's columns: ``trial`` (trial id) and ``repeat_of`` (a repeat trial's
+#: original, NaN elsewhere), the optional columns analysis.frame documents.
+_DTYPES = {"decision_ms": "float64", "seed": "int64", "trial": "int64", "repeat_of": "float64"}
+
+
 def _empty() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in COMPARISON_COLUMNS})
-    return frame.astype({"decision_ms": "float64", "seed": "int64"})
+    columns = [*COMPARISON_COLUMNS, "trial", "repeat_of"]
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}).astype(_DTYPES)
 
 
 def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
@@ -36,7 +41,8 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
 
     Columns: ``model_a``, ``model_b`` (a = the left image's model), ``outcome`` (``a``, ``b``,
     ``tie``, ``both_bad``), ``rater``, ``prompt`` (prompt id), ``category``, ``question``,
-    ``kind``, ``decision_ms``, ``seed``.
+    ``kind``, ``decision_ms``, ``seed``; then ``trial`` (the trial id) and ``repeat_of`` (a
+    repeat trial's original, NaN elsewhere).
     """
     left, right = aliased(ImageRow), aliased(ImageRow)
     model_a, model_b = aliased(ModelRow), aliased(ModelRow)
@@ -52,6 +58,8 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
             TrialRow.kind,
             VoteRow.decision_ms,
             left.seed,
+            TrialRow.id,
+            TrialRow.repeat_of,
         )
         .select_from(VoteRow)
         .join(TrialRow, TrialRow.id == VoteRow.trial_id)
@@ -67,9 +75,9 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
     ).all()
     if not rows:
         return _empty()
-    frame = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    frame = pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS, "trial", "repeat_of"])
     frame["outcome"] = frame["outcome"].map(OUTCOMES)
-    return frame.astype({"decision_ms": "float64", "seed": "int64"})
+    return frame.astype(_DTYPES)
 
 
 def latencies(conn: Connection, study_name: str) -> dict[str, float]:

@@ -57,9 +57,11 @@ RATER_TRIALS = (
         TrialRow.token,
         TrialRow.prompt_id,
         TrialRow.question,
-        TrialRow.left_image_id,
-        TrialRow.right_image_id,
-        VoteRow.id,
+        TrialRow.left_image_id.label("left"),
+        TrialRow.right_image_id.label("right"),
+        VoteRow.id.label("vote_id"),
+        TrialRow.kind,
+        TrialRow.repeat_of,
     )
     .outerjoin(VoteRow, VoteRow.trial_id == TrialRow.id)
     # study_id first: it is the leading column of ix_trials_study_rater.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from arena.store import queries as q
+from arena.store.schema import utcnow
 from arena.store.types import RaterIdentity, VoteRefused
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ IN_USE = (
 _FULL = "This study is full and takes no more raters; thank you for your interest."
 _PANEL_ONLY = "This study can only be joined from its {} link."
 _UNKNOWN = "This rater is not known; open the study link again."
+_NO_CONSENT = "This study needs your consent before it starts; please read and agree to it."
 
 
 def hash_secret(secret: str) -> str:
@@ -38,17 +40,28 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def admit(conn: Connection, study: Study, sid: int, who: RaterIdentity, insert: Any) -> None:
+def admit(
+    conn: Connection,
+    study: Study,
+    sid: int,
+    who: RaterIdentity,
+    insert: Any,
+    consented: bool | None = None,
+) -> None:
     """Insert the rater's row unless it exists, within the study's admission rules.
 
     ``insert`` is the store's ``INSERT ... ON CONFLICT DO NOTHING`` into ``raters``: two first
     calls for one rater at once (a double load, two tabs) then leave one row, the second
     waiting for the first's on PostgreSQL instead of failing on the unique constraint.
+    ``consented``: whether the rater agreed to the study's consent text (required to be True
+    when the study has one; None where the caller is a script, not a rater's page).
     """
     if conn.execute(q.RATER, {"sid": sid, "rater": who.id}).first() is not None:
         return
     if study.panel is not None and who.source != study.panel:
         raise VoteRefused(_PANEL_ONLY.format(study.panel.capitalize()), code="closed")
+    if study.consent is not None and consented is False:
+        raise VoteRefused(_NO_CONSENT, code="consent_required")
     limit = study.max_raters
     if limit is not None and (conn.scalar(q.RATER_COUNT, {"sid": sid}) or 0) >= limit:
         raise VoteRefused(_FULL, code="closed")
@@ -61,6 +74,7 @@ def admit(conn: Connection, study: Study, sid: int, who: RaterIdentity, insert: 
             "panel_study_id": who.panel_study_id,
             "panel_session_id": who.panel_session_id,
             "panel_assignment_id": who.panel_assignment_id,
+            "consented_at": utcnow() if consented else None,
         },
     )
 

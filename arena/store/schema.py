@@ -36,6 +36,7 @@ __all__ = [
     "TrialRow",
     "VoteRow",
     "CellCountRow",
+    "ConsentRefusalRow",
     "CHOICES",
     "RATER_SOURCES",
 ]
@@ -132,6 +133,8 @@ class RaterRow(Base):
     panel_assignment_id: Mapped[str | None] = mapped_column(String(200), default=None)
     #: sha256 of the secret the browser that joined keeps: binds the rater id to that browser.
     secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: When the rater agreed to the study's consent text (None where the study asks none).
+    consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -150,7 +153,21 @@ class TrialRow(Base):
     left_image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
     right_image_id: Mapped[int] = mapped_column(ForeignKey("images.id"))
     token: Mapped[str] = mapped_column(String(64), unique=True)
+    #: A ``repeat`` trial's original (the same rater's earlier trial, sides swapped).
+    repeat_of: Mapped[int | None] = mapped_column(
+        ForeignKey("trials.id", ondelete="CASCADE", name="fk_trials_repeat_of"), default=None
+    )
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsentRefusalRow(Base):
+    """A declined consent: counted, and nothing else about the person is kept."""
+
+    __tablename__ = "consent_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class VoteRow(Base):

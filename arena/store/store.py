@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, insert, select
 
@@ -22,7 +23,7 @@ from arena.store.engine import (
     make_engine,
 )
 from arena.store.migrate import upgrade
-from arena.store.schema import Base, RaterRow, StudyRow, TrialRow, VoteRow
+from arena.store.schema import Base, ConsentRefusalRow, RaterRow, StudyRow, TrialRow, VoteRow
 from arena.store.types import (
     ImageRef,
     Progress,
@@ -37,7 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Store", "TRIAL_KIND"]
 
-TRIAL_KIND = "2afc"
+#: Trial kinds (analysis.frame.KINDS): rated, practice (never analysed), repeat (an earlier
+#: trial again, sides swapped; for consistency, never in the ratings).
+TRIAL_KIND, PRACTICE_KIND, REPEAT_KIND = "2afc", "practice", "repeat"
+#: A repeat shows a trial answered at least this many trials before, so it is not recognised.
+REPEAT_GAP = 3
 
 
 class Store:
@@ -148,32 +153,45 @@ class Store:
             raters.admit(conn, study, sid, who, self._insert_rater)
         return who.id
 
-    def start(self, study: Study, who: RaterIdentity, secret: str | None = None) -> Session:
+    def start(
+        self,
+        study: Study,
+        who: RaterIdentity,
+        secret: str | None = None,
+        consent: bool = False,
+    ) -> Session:
         """Join (or resume) a rater and return the trial to show, in one transaction.
 
         A new rater is bound to a fresh secret, returned in the :class:`Session`; a rater
         coming back must present it. A panel rater (Prolific, MTurk) without it may move to
         another browser by presenting the panel's own session reference again (Prolific's
         ``SESSION_ID``, MTurk's ``assignmentId``): they get a new secret and the old one stops
-        working. A rater joined by :meth:`join` (no secret yet) is bound on first start.
+        working. A rater joined by :meth:`join` (no secret yet) is bound on first start. In a
+        study with a consent text a new rater joins only with ``consent=True``.
 
         Raises
         ------
         VoteRefused
             ``closed`` when the study admits no new rater (``max_raters``, ``panel``),
-            ``not_yours`` when the rater is bound to another browser.
+            ``not_yours`` when the rater is bound to another browser, ``consent_required``
+            for a new rater without consent where the study asks for it.
         """
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)
             row = conn.execute(q.RATER, {"sid": sid, "rater": who.id}).first()
             if row is None:
-                raters.admit(conn, study, sid, who, self._insert_rater)
+                raters.admit(conn, study, sid, who, self._insert_rater, consent)
                 row = conn.execute(q.RATER, {"sid": sid, "rater": who.id}).one()
             rater_pk, source, stored = row
             issued = raters.bind(conn, rater_pk, stored, who, secret)
             progress, made = self._next(conn, study, sid, who.id, rater_pk, source)
         _remember(made)
         return Session(progress, issued)
+
+    def decline(self, study: Study) -> None:
+        """Count a declined consent; nothing about the person is stored."""
+        with self.begin(write=True) as conn:
+            conn.execute(insert(ConsentRefusalRow).values(study_id=self.study_id(study.name, conn)))
 
     def answered(self, study_name: str, rater: str) -> int:
         """How many trials this rater has answered."""
@@ -271,37 +289,79 @@ class Store:
     def _next(
         self, conn: Connection, study: Study, sid: int, rater: str, rater_pk: int, source: str
     ) -> tuple[Progress, _Made]:
-        """The rater's progress and trial to show, issuing one when none is pending."""
+        """The rater's progress and trial to show, issuing one when none is pending.
+
+        A session is ``study.practice`` practice trials, then ``study.quota`` trials of which a
+        share ``study.repeat_rate`` (drawn per trial) repeat one of the rater's earlier trials
+        with the sides swapped. Only rated trials count towards the cells' balance.
+        """
         cat, table, made = self._cells(conn, study, sid)
-        total = min(study.quota, len(table.seeds))
+        session = study.practice + study.quota
+        total = study.practice + min(study.quota, len(table.seeds))
         trials = conn.execute(q.RATER_TRIALS, {"sid": sid, "rater_pk": rater_pk}).all()
-        answered = sum(1 for t in trials if t[6] is not None)
+        answered = sum(1 for t in trials if t.vote_id is not None)
 
         def progress(trial: TrialView | None) -> Progress:
             return Progress(rater, source, answered, max(total, answered), trial)
 
-        pending = next((t for t in trials if t[6] is None), None)
+        pending = next((t for t in trials if t.vote_id is None), None)
         if pending is not None:
-            return progress(trial_view(cat, study, *pending[1:6])), made
-        if answered >= study.quota:
+            shown = (
+                pending.token,
+                pending.prompt_id,
+                pending.question,
+                pending.left,
+                pending.right,
+            )
+            return progress(trial_view(cat, study, *shown)), made
+        if answered >= session:
             return progress(None), made
-        models, index = cat.image_model, table.index
-        seen = set()
-        for _, _, prompt_pk, question, left, right, _ in trials:
-            a, b = sorted((models[left], models[right]))
-            seen.add(index.get((prompt_pk, a, b, question)))
         rng = rater_rng(study.seed, rater, len(trials))
+        practice = len(trials) < study.practice
+        if not practice and study.repeat_rate and rng.random() < study.repeat_rate:
+            original = _repeatable(trials, rng)
+            if original is not None:
+                left, right = original.right, original.left  # the sides swapped
+                token = self._issue(conn, sid, rater_pk, original.prompt_id, original.question,
+                                    REPEAT_KIND, left, right, repeat_of=original.id)  # fmt: skip
+                view = trial_view(cat, study, token, original.prompt_id, original.question,
+                                  left, right)  # fmt: skip
+                return progress(view), made
+        models, index = cat.image_model, table.index
+        seen = {index.get((t.prompt_id, *sorted((models[t.left], models[t.right])), t.question))
+                for t in trials}  # fmt: skip
         # k covers every cell the rater has seen plus a window of unseen ones (see cells.py).
         rows = conn.execute(q.LEAST_SERVED, {"sid": sid, "k": len(trials) + WINDOW}).all()
         cell = choose(table.candidates(rows), seen, rng)
         if cell is None:
             return progress(None), made
         draw = int(rng.integers(DRAW_RANGE))
-        n = conn.execute(q.BUMP_CELL, {"cell_id": table.row_id[cell], "draw": draw}).scalar_one()
-        pick = arrange(cell, table.seeds[cell], n - 1, table.offset[cell.question], rng)
+        if practice:  # never analysed, so it leaves the cells' balance alone
+            issued = 0
+        else:
+            bump = {"cell_id": table.row_id[cell], "draw": draw}
+            issued = conn.execute(q.BUMP_CELL, bump).scalar_one() - 1
+        pick = arrange(cell, table.seeds[cell], issued, table.offset[cell.question], rng)
         prompt_pk = cat.prompt_pk[cell.prompt]
         left = cat.by_key[(cell.prompt, pick.left, pick.seed)]
         right = cat.by_key[(cell.prompt, pick.right, pick.seed)]
+        kind = PRACTICE_KIND if practice else TRIAL_KIND
+        token = self._issue(conn, sid, rater_pk, prompt_pk, cell.question, kind, left, right)
+        return progress(trial_view(cat, study, token, prompt_pk, cell.question, left, right)), made
+
+    @staticmethod
+    def _issue(
+        conn: Connection,
+        sid: int,
+        rater_pk: int,
+        prompt_pk: int,
+        question: str,
+        kind: str,
+        left: int,
+        right: int,
+        repeat_of: int | None = None,
+    ) -> str:
+        """Insert one trial; returns its token."""
         token = secrets.token_urlsafe(24)
         conn.execute(
             q.INSERT_TRIAL,
@@ -309,14 +369,15 @@ class Store:
                 "study_id": sid,
                 "rater_id": rater_pk,
                 "prompt_id": prompt_pk,
-                "question": cell.question,
-                "kind": TRIAL_KIND,
+                "question": question,
+                "kind": kind,
                 "left_image_id": left,
                 "right_image_id": right,
                 "token": token,
+                "repeat_of": repeat_of,
             },
         )
-        return progress(trial_view(cat, study, token, prompt_pk, cell.question, left, right)), made
+        return token
 
     # ------------------------------------------------------------------ votes
     def record_vote(
@@ -359,6 +420,18 @@ class Store:
 
 
 _Made = tuple[Catalog, tuple, CellTable] | None
+
+
+def _repeatable(trials: list, rng: np.random.Generator) -> Any:
+    """One of the rater's answered rated trials to show again, or None: never one of the last
+    :data:`REPEAT_GAP` trials, never one already repeated."""
+    repeated = {t.repeat_of for t in trials if t.repeat_of is not None}
+    eligible = [
+        t
+        for t in trials[:-REPEAT_GAP]
+        if t.kind == TRIAL_KIND and t.vote_id is not None and t.id not in repeated
+    ]
+    return eligible[int(rng.integers(len(eligible)))] if eligible else None
 
 
 def _remember(made: _Made) -> None:

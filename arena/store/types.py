@@ -24,6 +24,7 @@ REFUSALS: dict[str, str] = {
     "unknown_trial": "the token is not one this server issued in this study",
     "not_yours": "the trial or rater belongs to another browser",
     "closed": "the study accepts no new raters (full, or a panel id is required)",
+    "consent_required": "a new rater of a study with a consent text has not agreed to it",
 }
 
 

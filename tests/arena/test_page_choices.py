@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 
+import httpx
 import pytest
 from playwright import sync_api
 from servers import CHROMIUM, CHROMIUM_ARGS, running
@@ -14,6 +15,7 @@ from servers import CHROMIUM, CHROMIUM_ARGS, running
 from arena.ingest import ingest
 from arena.serve import create_server
 from arena.store import Store
+from arena.store.schema import RaterRow
 
 pytestmark = [
     pytest.mark.browser,
@@ -184,3 +186,41 @@ def test_mturk_preview_records_nothing_and_completion_posts_the_form(chromium, s
     elsewhere.wait_for_selector("#arena-trial .arena-done", timeout=15_000)
     elsewhere.wait_for_timeout(300)
     assert elsewhere.url.startswith(base)
+
+
+def test_consent_comes_first_and_a_refusal_stores_nothing_else(chromium, serve) -> None:
+    consent = 'consent = "You will compare images.\\n\\nYou may stop at any time."'
+    base, study, store = serve(quota=2, extra=consent)
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(base + "?rater=nope")
+    page.wait_for_selector("#arena-consent:not([hidden])", timeout=30_000)
+    assert "You may stop at any time." in page.inner_text("#arena-consent")
+    page.wait_for_selector("#arena-example .arena-pair img")  # the example pair
+    assert not page.is_visible("#arena-left")  # no voting before consent
+    page.keyboard.press("1")
+    page.click("#arena-decline")
+    page.wait_for_selector("#arena-trial .arena-declined", timeout=15_000)
+    counts = store.counts()
+    assert counts["consent_refusals"] == 1
+    assert counts["raters"] == counts["trials"] == counts["votes"] == 0
+
+    # Without consent the API admits no new rater either.
+    got = httpx.post(base + "api/start", json={"params": {"rater": "sneaky"}})
+    assert got.status_code == 403 and got.json()["error"]["code"] == "consent_required"
+
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(base + "?rater=yes")
+    page.wait_for_selector("#arena-consent:not([hidden])", timeout=30_000)
+    _on_screen(page, "#arena-agree")
+    page.click("#arena-agree")
+    page.wait_for_function(SHOWN, timeout=15_000)
+    page.keyboard.press("1")
+    page.wait_for_function(
+        "document.querySelector('#arena-progress').innerText.startsWith('1 ')", timeout=15_000
+    )
+    page.reload()  # the browser's secret: no second consent screen
+    page.wait_for_function(SHOWN, timeout=30_000)
+    assert page.is_hidden("#arena-consent")
+    with store.begin() as conn:
+        row = conn.execute(RaterRow.__table__.select().where(RaterRow.external_id == "yes")).one()
+    assert row.consented_at is not None and store.counts()["raters"] == 1

@@ -1,0 +1,83 @@
+"""A session's plan: practice trials first (stored, never rated), then rated trials with a share
+of repeats (an earlier trial again, sides swapped), through the store and the analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import func, select
+
+from analysis.raters import rater_quality
+from analysis.study import analyze
+from arena.ingest import ingest
+from arena.store import RaterIdentity, Store
+from arena.store.schema import CellCountRow
+
+MIRROR = {"left": "right", "right": "left"}
+
+
+def _study(make_study, tmp_path, extra: str):
+    study, prompts = make_study(
+        models=("alpha", "beta", "gamma"), n_prompts=8, seeds=(0,), quota=12, extra=extra
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    ingest(store, study, prompts)
+    return study, store
+
+
+def _run(store, study, rater: str, choose) -> list:
+    session = store.start(study, RaterIdentity(rater))
+    progress, shown = session.progress, []
+    while not progress.done:
+        trial = progress.trial
+        shown.append(trial)
+        _, progress = store.vote_and_next(
+            study, rater, trial.token, choose(trial), 900.0, session.secret
+        )
+    return shown
+
+
+def test_practice_comes_first_and_stays_out_of_the_ratings(make_study, tmp_path) -> None:
+    study, store = _study(make_study, tmp_path, "practice = 3")
+    shown = _run(store, study, "p1", lambda t: "left")
+    assert len(shown) == study.practice + study.quota == 15
+    df = store.comparisons(study.name)
+    assert list(df["kind"][:3]) == ["practice"] * 3 and set(df["kind"][3:]) == {"2afc"}
+    with store.begin() as conn:  # practice leaves the cells' balance alone
+        assert conn.scalar(select(func.sum(CellCountRow.n))) == study.quota
+    # The report rates exactly the rated trials.
+    result = analyze(df, n_boot=50, elo_orders=0)
+    assert result.settings["votes_by_kind"]["practice"] == 3
+    assert result.settings["n_votes"] == study.quota
+    store.close()
+
+
+def test_repeats_show_an_earlier_trial_with_the_sides_swapped(make_study, tmp_path) -> None:
+    study, store = _study(make_study, tmp_path, "repeat_rate = 0.3")
+    rng = np.random.default_rng(1)
+
+    first: dict[frozenset, str] = {}
+
+    def careful(trial) -> str:
+        key = frozenset((trial.left.sha256, trial.right.sha256))
+        if key in first:  # pick the same image as before
+            return "left" if trial.left.sha256 == first[key] else "right"
+        choice = str(rng.choice(["left", "right"]))
+        first[key] = trial.left.sha256 if choice == "left" else trial.right.sha256
+        return choice
+
+    shown = _run(store, study, "c1", careful)
+    assert len(shown) == study.quota
+    df = store.comparisons(study.name)
+    repeats = df[df["kind"] == "repeat"]
+    assert 1 <= len(repeats) <= 8
+    by_trial = df.set_index("trial")
+    for _, row in repeats.iterrows():
+        original = by_trial.loc[int(row["repeat_of"])]
+        assert original["kind"] == "2afc" and original["prompt"] == row["prompt"]
+        # Sides swapped: a is the original's b, and the careful rater's outcome mirrors.
+        assert (row["model_a"], row["model_b"]) == (original["model_b"], original["model_a"])
+        assert {row["outcome"], original["outcome"]} == {"a", "b"}
+    assert repeats["repeat_of"].is_unique  # never the same trial twice
+    table = rater_quality(df)
+    assert table.loc[table["rater"] == "c1", "repeat_consistency"].item() == 1.0
+    store.close()
