@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 from sqlalchemy import Connection, insert, select, update
 
+from arena.gold import spoiled_entries
 from arena.store import Store
 from arena.store.engine import insert_ignoring_conflicts
 from arena.store.schema import ImageRow, ModelRow, PromptRow, StudyRow
@@ -173,7 +174,9 @@ def ingest(store: Store, study: Study, prompts: Sequence[Prompt]) -> IngestSumma
     if problems:
         raise IngestError(_message(manifest, problems))
     with store.begin(write=True) as conn:
-        problems, new_prompts, new_images = _write(conn, study, prompts, entries)
+        # The spoiled copies of gold trials join as images of a reserved model (arena.gold).
+        gold = spoiled_entries(study, entries)
+        problems, new_prompts, new_images = _write(conn, study, prompts, [*entries, *gold])
         if problems:
             # Raising inside the transaction rolls back everything written so far.
             raise IngestError(_message(manifest, problems))

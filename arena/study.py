@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arena.gold import GOLD_KINDS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -34,6 +36,7 @@ STUDY_KEYS: dict[str, str] = {
     "quota": "number of trials each rater answers (repeats included, practice not)",
     "practice": "practice trials at the start of every session: stored, never analysed (default 0)",
     "repeat_rate": "share of a rater's trials that show an earlier trial again, sides swapped (default 0)",
+    "gold_rate": "share of a rater's trials that are attention checks with a known answer (default 0)",
     "seed": "seed of the trial scheduler",
     "completion_code": "code shown on the completion screen (e.g. for Prolific)",
     "completion_url": "http(s) URL the page redirects to after the last vote (e.g. Prolific's completion link)",
@@ -48,10 +51,10 @@ STUDY_KEYS: dict[str, str] = {
     "quality": "table: rater-quality rules that flag careless raters (see docs/writing-a-study.md)",
 }
 PROMPT_KEYS = {"file", "categories", "limit"}
-QUESTION_KEYS = {"id", "text"}
+QUESTION_KEYS = {"id", "text", "gold"}
 RESPONSE_KEYS = {"tie", "both_bad"}
 #: Most practice trials a study may ask for, and the largest share of repeat trials.
-MAX_PRACTICE, MAX_REPEAT_RATE = 20, 0.5
+MAX_PRACTICE, MAX_REPEAT_RATE, MAX_GOLD_RATE = 20, 0.5, 0.3
 #: Panels whose ids the rater link can carry (``panel`` key).
 PANELS = ("prolific", "mturk")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -69,6 +72,8 @@ class Question:
 
     id: str
     text: str
+    #: How this question's gold trials are built (arena.gold.GOLD_KINDS).
+    gold: str = "spoiled"
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class Study:
     completion_url: str | None = None
     practice: int = 0
     repeat_rate: float = 0.0
+    gold_rate: float = 0.0
     consent: str | None = None
     #: Rater-quality rules (``[quality]``), by name; analysis.raters documents each and its
     #: default.
@@ -253,6 +259,13 @@ def load_study(path: str | Path) -> Study:
     repeat_rate = top.get("repeat_rate", (int, float), "a number from 0 to 0.5", 0.0)
     if not 0 <= repeat_rate <= MAX_REPEAT_RATE:
         raise top.fail("repeat_rate", f"a number from 0 to {MAX_REPEAT_RATE}", repeat_rate)
+    gold_rate = top.get("gold_rate", (int, float), "a number from 0 to 0.3", 0.0)
+    if not 0 <= gold_rate <= MAX_GOLD_RATE:
+        raise top.fail("gold_rate", f"a number from 0 to {MAX_GOLD_RATE}", gold_rate)
+    if repeat_rate + gold_rate > MAX_REPEAT_RATE:
+        raise top.fail(
+            "gold_rate", f"at most {MAX_REPEAT_RATE} together with repeat_rate", gold_rate
+        )
     completion_url = top.get("completion_url", str, "an http(s) URL", None)
     if completion_url is not None and not re.match(r"^https?://[^\s<>\"']+$", completion_url):
         raise top.fail("completion_url", "an http(s) URL", completion_url)
@@ -285,6 +298,7 @@ def load_study(path: str | Path) -> Study:
         completion_url=completion_url,
         practice=practice,
         repeat_rate=float(repeat_rate),
+        gold_rate=float(gold_rate),
         consent=_consent(top),
     )
 
@@ -326,7 +340,11 @@ def _questions(path: Path, raw: list | None) -> tuple[Question, ...]:
         qid = q.get("id", str, "a short name such as 'quality'")
         if not _NAME_RE.match(qid):
             raise q.fail("id", "letters, digits, '-', '_' or '.'", qid)
-        out.append(Question(qid, q.get("text", str, "the question shown to raters")))
+        default = "other-prompt" if qid == "alignment" else "spoiled"
+        gold = q.get("gold", str, "'spoiled' or 'other-prompt'", default)
+        if gold not in GOLD_KINDS:
+            raise q.fail("gold", "'spoiled' or 'other-prompt'", gold)
+        out.append(Question(qid, q.get("text", str, "the question shown to raters"), gold))
     ids = [q.id for q in out]
     if len(set(ids)) != len(ids):
         raise StudyError(f"{path}: question ids must be unique; got {ids}.")

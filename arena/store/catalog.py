@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, select
 
+from arena.gold import SPOILED
 from arena.schedule import Cell, cells_for
 from arena.store.queries import IMAGES_STAMP
 from arena.store.schema import ImageRow, ModelRow, PromptRow
@@ -23,7 +24,16 @@ if TYPE_CHECKING:
     from arena.store.cells import CellTable
     from arena.study import Study
 
-__all__ = ["Catalog", "catalog_stamp", "load_catalog", "trial_view"]
+__all__ = ["Catalog", "GoldPool", "catalog_stamp", "load_catalog", "trial_view"]
+
+
+@dataclass(frozen=True)
+class GoldPool:
+    """Gold trials' material: (real image, its spoiled copy, prompts.id) triples, and per model
+    its (image id, prompts.id) pairs, for an image against another prompt's."""
+
+    spoiled: list[tuple[int, int, int]]
+    by_model: dict[str, list[tuple[int, int]]]
 
 
 @dataclass
@@ -45,6 +55,26 @@ class Catalog:
     _cells: dict[tuple, tuple[dict[Cell, tuple[int, ...]], dict[tuple, Cell]]] = field(
         default_factory=dict
     )
+    _gold: dict[tuple[str, ...], GoldPool] = field(default_factory=dict)
+
+    def gold_pool(self, models: tuple[str, ...]) -> GoldPool:
+        """What gold trials are drawn from (arena.gold), memoised per set of models."""
+        if models not in self._gold:
+            spoiled, by_model = [], defaultdict(list)
+            for (prompt, model, seed), image_id in sorted(self.by_key.items()):
+                if model == SPOILED:
+                    source = next(
+                        (self.by_key[(prompt, m, seed)] for m in models
+                         if (prompt, m, seed) in self.by_key), None,
+                    )  # fmt: skip
+                    if source is not None:
+                        spoiled.append((source, image_id, self.prompt_pk[prompt]))
+                elif model in models:
+                    by_model[model].append((image_id, self.prompt_pk[prompt]))
+            # Another prompt's image needs a model with images of two prompts at least.
+            others = {m: v for m, v in by_model.items() if len({p for _, p in v}) > 1}
+            self._gold[models] = GoldPool(spoiled, others)
+        return self._gold[models]
 
     def cells(
         self, models: tuple[str, ...], questions: tuple[str, ...]

@@ -26,13 +26,15 @@ COMPARISON_COLUMNS = COLUMNS
 OUTCOMES = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 
 
-#: Beyond the contract's columns: ``trial`` (trial id) and ``repeat_of`` (a repeat trial's
-#: original, NaN elsewhere), the optional columns analysis.frame documents.
+#: Beyond the contract's columns, the optional ones analysis.frame documents: ``trial`` (trial
+#: id), ``repeat_of`` (a repeat trial's original, NaN elsewhere) and ``expected`` (a gold
+#: trial's answer as an outcome, ``a`` or ``b``; None elsewhere).
+_EXTRA = ("trial", "repeat_of", "expected")
 _DTYPES = {"decision_ms": "float64", "seed": "int64", "trial": "int64", "repeat_of": "float64"}
 
 
 def _empty() -> pd.DataFrame:
-    columns = [*COMPARISON_COLUMNS, "trial", "repeat_of"]
+    columns = [*COMPARISON_COLUMNS, *_EXTRA]
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}).astype(_DTYPES)
 
 
@@ -41,8 +43,8 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
 
     Columns: ``model_a``, ``model_b`` (a = the left image's model), ``outcome`` (``a``, ``b``,
     ``tie``, ``both_bad``), ``rater``, ``prompt`` (prompt id), ``category``, ``question``,
-    ``kind``, ``decision_ms``, ``seed``; then ``trial`` (the trial id) and ``repeat_of`` (a
-    repeat trial's original, NaN elsewhere).
+    ``kind``, ``decision_ms``, ``seed``; then ``trial`` (the trial id), ``repeat_of`` (a
+    repeat trial's original, NaN elsewhere) and ``expected`` (a gold trial's answer).
     """
     left, right = aliased(ImageRow), aliased(ImageRow)
     model_a, model_b = aliased(ModelRow), aliased(ModelRow)
@@ -60,6 +62,7 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
             left.seed,
             TrialRow.id,
             TrialRow.repeat_of,
+            TrialRow.expected,
         )
         .select_from(VoteRow)
         .join(TrialRow, TrialRow.id == VoteRow.trial_id)
@@ -75,8 +78,9 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
     ).all()
     if not rows:
         return _empty()
-    frame = pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS, "trial", "repeat_of"])
+    frame = pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS, *_EXTRA])
     frame["outcome"] = frame["outcome"].map(OUTCOMES)
+    frame["expected"] = frame["expected"].map(OUTCOMES)  # left -> a, right -> b; None stays
     return frame.astype(_DTYPES)
 
 

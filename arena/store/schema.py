@@ -157,6 +157,8 @@ class TrialRow(Base):
     repeat_of: Mapped[int | None] = mapped_column(
         ForeignKey("trials.id", ondelete="CASCADE", name="fk_trials_repeat_of"), default=None
     )
+    #: A ``gold`` trial's expected answer, ``left`` or ``right`` (arena.gold).
+    expected: Mapped[str | None] = mapped_column(String(10), default=None)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["Store", "TRIAL_KIND"]
 
 #: Trial kinds (analysis.frame.KINDS): rated, practice (never analysed), repeat (an earlier
-#: trial again, sides swapped; for consistency, never in the ratings).
-TRIAL_KIND, PRACTICE_KIND, REPEAT_KIND = "2afc", "practice", "repeat"
+#: trial again, sides swapped; for consistency, never in the ratings), gold (an attention
+#: check with a known answer, arena.gold).
+TRIAL_KIND, PRACTICE_KIND, REPEAT_KIND, GOLD_KIND = "2afc", "practice", "repeat", "gold"
 #: A repeat shows a trial answered at least this many trials before, so it is not recognised.
 REPEAT_GAP = 3
 
@@ -293,7 +294,8 @@ class Store:
 
         A session is ``study.practice`` practice trials, then ``study.quota`` trials of which a
         share ``study.repeat_rate`` (drawn per trial) repeat one of the rater's earlier trials
-        with the sides swapped. Only rated trials count towards the cells' balance.
+        with the sides swapped and a share ``study.gold_rate`` are gold trials (arena.gold).
+        Only rated trials count towards the cells' balance.
         """
         cat, table, made = self._cells(conn, study, sid)
         session = study.practice + study.quota
@@ -326,6 +328,14 @@ class Store:
                                     REPEAT_KIND, left, right, repeat_of=original.id)  # fmt: skip
                 view = trial_view(cat, study, token, original.prompt_id, original.question,
                                   left, right)  # fmt: skip
+                return progress(view), made
+        if not practice and study.gold_rate and rng.random() < study.gold_rate:
+            gold = _gold_pick(cat, study, rng)
+            if gold is not None:
+                prompt_pk, question, left, right, expected = gold
+                token = self._issue(conn, sid, rater_pk, prompt_pk, question, GOLD_KIND,
+                                    left, right, expected=expected)  # fmt: skip
+                view = trial_view(cat, study, token, prompt_pk, question, left, right)
                 return progress(view), made
         models, index = cat.image_model, table.index
         seen = {index.get((t.prompt_id, *sorted((models[t.left], models[t.right])), t.question))
@@ -360,6 +370,7 @@ class Store:
         left: int,
         right: int,
         repeat_of: int | None = None,
+        expected: str | None = None,
     ) -> str:
         """Insert one trial; returns its token."""
         token = secrets.token_urlsafe(24)
@@ -375,6 +386,7 @@ class Store:
                 "right_image_id": right,
                 "token": token,
                 "repeat_of": repeat_of,
+                "expected": expected,
             },
         )
         return token
@@ -432,6 +444,30 @@ def _repeatable(trials: list, rng: np.random.Generator) -> Any:
         if t.kind == TRIAL_KIND and t.vote_id is not None and t.id not in repeated
     ]
     return eligible[int(rng.integers(len(eligible)))] if eligible else None
+
+
+def _gold_pick(
+    cat: Catalog, study: Study, rng: np.random.Generator
+) -> tuple[int, str, int, int, str] | None:
+    """(prompts.id, question, left, right, expected side) of a gold trial, or None when the
+    study's images cannot make one for the drawn question."""
+    question = study.questions[int(rng.integers(len(study.questions)))]
+    pool = cat.gold_pool(tuple(study.models))
+    if question.gold == "spoiled":
+        if not pool.spoiled:
+            return None
+        good, bad, prompt_pk = pool.spoiled[int(rng.integers(len(pool.spoiled)))]
+    else:
+        if not pool.by_model:
+            return None
+        models = sorted(pool.by_model)
+        images = pool.by_model[models[int(rng.integers(len(models)))]]
+        good, prompt_pk = images[int(rng.integers(len(images)))]
+        others = [image for image, p in images if p != prompt_pk]
+        bad = others[int(rng.integers(len(others)))]
+    if rng.random() < 0.5:
+        return prompt_pk, question.id, good, bad, "left"
+    return prompt_pk, question.id, bad, good, "right"
 
 
 def _remember(made: _Made) -> None:

@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 
 from analysis.raters import rater_quality
 from analysis.study import analyze
+from arena.gold import SPOILED
 from arena.ingest import ingest
 from arena.store import RaterIdentity, Store
-from arena.store.schema import CellCountRow
+from arena.store.schema import CellCountRow, ImageRow, ModelRow, PromptRow
 
 MIRROR = {"left": "right", "right": "left"}
 
@@ -80,4 +81,56 @@ def test_repeats_show_an_earlier_trial_with_the_sides_swapped(make_study, tmp_pa
     assert repeats["repeat_of"].is_unique  # never the same trial twice
     table = rater_quality(df)
     assert table.loc[table["rater"] == "c1", "repeat_consistency"].item() == 1.0
+    store.close()
+
+
+def test_gold_trials_have_a_known_answer_that_careful_raters_give(make_study, tmp_path) -> None:
+    study, prompts = make_study(
+        models=("alpha", "beta", "gamma"), n_prompts=8, seeds=(0,), quota=30,
+        questions=(("quality", "Which looks better?"), ("alignment", "Which fits the prompt?")),
+        extra="gold_rate = 0.3",
+    )  # fmt: skip
+    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    ingest(store, study, prompts)
+    assert [q.gold for q in study.questions] == ["spoiled", "other-prompt"]
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(ImageRow.sha256, ModelRow.name, PromptRow.text)
+            .join(ModelRow, ModelRow.id == ImageRow.model_id)
+            .join(PromptRow, PromptRow.id == ImageRow.prompt_id)
+        ).all()
+    spoiled = {sha for sha, model, _ in rows if model == SPOILED}
+    prompt_of = {sha: text for sha, _, text in rows}
+    assert len(spoiled) == 8  # one per (prompt, seed), on disk in the image folder
+    assert all((study.image_dir / "_spoiled").glob("*.png"))
+
+    def careful(trial) -> str:
+        left, right = trial.left.sha256, trial.right.sha256
+        if left in spoiled or prompt_of[left] != trial.prompt:
+            return "right"
+        if right in spoiled or prompt_of[right] != trial.prompt:
+            return "left"
+        return "left" if left < right else "right"
+
+    _run(store, study, "careful", careful)
+    _run(store, study, "lefty", lambda t: "left")
+    df = store.comparisons(study.name)
+    gold = df[df["kind"] == "gold"]
+    assert {"quality", "alignment"} <= set(gold["question"])
+    assert (
+        gold["expected"].isin(["a", "b"]).all()
+        and df.loc[df["kind"] != "gold", "expected"].isna().all()
+    )
+    assert 6 <= len(gold) <= 36
+    mine = gold[gold["rater"] == "careful"]
+    assert (mine["outcome"] == mine["expected"]).all()
+    table = rater_quality(df).set_index("rater")
+    assert table.loc["careful", "gold_accuracy"] == 1.0
+    assert table.loc["lefty", "gold_accuracy"] < 0.9
+    # Gold trials never reach the ratings: the spoiled copies are no model of the study.
+    result = analyze(df, n_boot=20, elo_orders=0)
+    assert set(result.models) == set(study.models)
+    assert SPOILED not in str(result.to_json())
+    with store.begin() as conn:  # nor the cells' balance
+        assert conn.scalar(select(func.sum(CellCountRow.n))) == (df["kind"] == "2afc").sum()
     store.close()
