@@ -133,11 +133,17 @@ def seed_for(seeds: Sequence[int], issued: int, offset: int = 0) -> int:
     return seeds[(issued + offset) % len(seeds)]
 
 
-def arrange(
-    cell: Cell, seeds: Sequence[int], issued: int, offset: int, rng: np.random.Generator
-) -> Choice:
-    """The trial for ``cell``: its seed by :func:`seed_for` and a random side for each model."""
+def arrange(cell: Cell, seeds: Sequence[int], issued: int, offset: int) -> Choice:
+    """The cell's trial number ``issued`` (0-based): its seed by :func:`seed_for`, its sides
+    counterbalanced.
+
+    The sides swap after each full turn of the seeds, so over every ``2 * len(seeds)`` trials
+    of a cell each model is on the left equally often with each seed; which side a cell starts
+    on is fixed by the cell itself (a hash), so that the left image is not always the model
+    that sorts first.
+    """
     a, b = cell.pair
-    if rng.random() < 0.5:
+    digest = hashlib.sha256(f"{cell.prompt}\0{a}\0{b}\0{cell.question}".encode()).digest()
+    if (issued // len(seeds) + digest[0]) % 2:
         a, b = b, a
     return Choice(cell=cell, seed=seed_for(seeds, issued, offset), left=a, right=b)

@@ -347,11 +347,11 @@ class Store:
             return progress(None), made
         draw = int(rng.integers(DRAW_RANGE))
         if practice:  # never analysed, so it leaves the cells' balance alone
-            issued = 0
+            issued = int(rng.integers(2 * len(table.seeds[cell])))
         else:
             bump = {"cell_id": table.row_id[cell], "draw": draw}
             issued = conn.execute(q.BUMP_CELL, bump).scalar_one() - 1
-        pick = arrange(cell, table.seeds[cell], issued, table.offset[cell.question], rng)
+        pick = arrange(cell, table.seeds[cell], issued, table.offset[cell.question])
         prompt_pk = cat.prompt_pk[cell.prompt]
         left = cat.by_key[(cell.prompt, pick.left, pick.seed)]
         right = cat.by_key[(cell.prompt, pick.right, pick.seed)]

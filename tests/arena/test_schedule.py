@@ -28,15 +28,21 @@ def test_choose_prefers_least_served_unseen_cells_and_is_reproducible() -> None:
     assert choose([], set(), rater_rng(1, "r", 0)) is None
 
 
-def test_seeds_take_turns_within_a_cell_and_sides_are_random() -> None:
+def test_seeds_take_turns_within_a_cell_and_sides_are_counterbalanced() -> None:
     cell = Cell("p1", ("a", "b"), "q")
-    picks = [arrange(cell, (0, 1, 2), n, 0, rater_rng(0, f"r{n}", 0)) for n in range(300)]
+    picks = [arrange(cell, (0, 1, 2), n, 0) for n in range(300)]
     assert Counter(c.seed for c in picks) == {0: 100, 1: 100, 2: 100}
     assert [c.seed for c in picks[:4]] == [0, 1, 2, 0]
     # Each question of a (prompt, pair) starts its turns at another seed.
     assert [seed_for((0, 1, 2), 0, q) for q in range(3)] == [0, 1, 2]
-    lefts = Counter(c.left for c in picks)
-    assert 110 < lefts["a"] < 190 and all({c.left, c.right} == {"a", "b"} for c in picks)
+    assert all({c.left, c.right} == {"a", "b"} for c in picks)
+    # Each model on the left equally often, with every seed, in every run of 6 trials.
+    for start in range(0, 300, 6):
+        run = Counter((c.seed, c.left) for c in picks[start : start + 6])
+        assert run == {(s, m): 1 for s in (0, 1, 2) for m in ("a", "b")}
+    # Which side a cell starts on differs between cells.
+    starts = {arrange(Cell(f"p{i}", ("a", "b"), "q"), (0,), 0, 0).left for i in range(20)}
+    assert starts == {"a", "b"}
 
 
 @pytest.fixture
