@@ -16,9 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 import uvicorn
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ApiError", "RaterClient", "free_port", "running"]
+__all__ = [
+    "BROWSER",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "ApiError",
+    "RaterClient",
+    "free_port",
+    "running",
+]
 
 #: Debian's chromium, or the browser T2I_ARENA_CHROMIUM names.
 CHROMIUM = os.environ.get("T2I_ARENA_CHROMIUM") or shutil.which("chromium")
@@ -29,6 +38,16 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+
+#: Marks of a test module that drives Chromium: skipped on a developer machine without the
+#: browser, a failure under CI (where .ci/run installs Debian's chromium).
+BROWSER = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"),
+        reason="no Chromium binary (set T2I_ARENA_CHROMIUM)",
+    ),
 ]
 
 

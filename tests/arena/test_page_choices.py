@@ -4,26 +4,19 @@ changes, the completion code copied, Prolific's redirect and MTurk's preview and
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 
 import httpx
 import pytest
 from playwright import sync_api
-from servers import CHROMIUM, CHROMIUM_ARGS, running
+from servers import BROWSER, CHROMIUM, CHROMIUM_ARGS, running
 
 from arena.ingest import ingest
 from arena.serve import create_server
 from arena.store import Store
 from arena.store.schema import RaterRow
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("CI"),
-        reason="no Chromium binary (set T2I_ARENA_CHROMIUM)",
-    ),
-]
+pytestmark = BROWSER
 
 SHOWN = "window.arena && window.arena.shownAt !== null && !window.arena.pending"
 QUESTIONS = (("quality", "Which image looks better?"), ("alignment", "Which fits the prompt?"))

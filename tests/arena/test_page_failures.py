@@ -14,19 +14,13 @@ from pathlib import Path
 
 import pytest
 from playwright import sync_api
-from servers import CHROMIUM, CHROMIUM_ARGS, free_port, running
+from servers import BROWSER, CHROMIUM, CHROMIUM_ARGS, free_port, running
 
 from arena.ingest import ingest
 from arena.serve import create_server
 from arena.store import Store
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("CI"),
-        reason="no Chromium binary (set T2I_ARENA_CHROMIUM)",
-    ),
-]
+pytestmark = BROWSER
 
 SHOWN = "window.arena && window.arena.shownAt !== null"
 MESSAGE = "#arena-message"
