@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from servers import running
+from servers import CHROMIUM, CHROMIUM_ARGS, running
 
 from arena.ingest import ingest
 from arena.prompts import Prompt, load_prompts
@@ -151,6 +151,19 @@ def launched(make_study, tmp_path: Path):
 
     with stack:
         yield launch
+
+
+@pytest.fixture
+def chromium():
+    """A headless Debian chromium (Playwright), closed after the test."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="session")

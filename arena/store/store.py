@@ -253,11 +253,13 @@ class Store:
         with self.begin() as conn:
             cat = self.catalog(conn, sid)
         a, b = study.models[:2]
-        for (prompt, model, seed), left in sorted(cat.by_key.items()):
-            right = cat.by_key.get((prompt, b, seed))
-            if model == a and right is not None:
-                return trial_view(cat, study, "", cat.prompt_pk[prompt], study.questions[0].id,
-                                  left, right)  # fmt: skip
+        # Dict look-ups in prompt order: the first prompt usually has the pair.
+        for prompt in sorted(cat.prompt_pk):
+            for seed in study.seeds:
+                left, right = cat.by_key.get((prompt, a, seed)), cat.by_key.get((prompt, b, seed))
+                if left is not None and right is not None:
+                    return trial_view(cat, study, "", cat.prompt_pk[prompt],
+                                      study.questions[0].id, left, right)  # fmt: skip
         return None
 
     def prepare(self, study: Study) -> bool:

@@ -285,3 +285,13 @@ def test_buttons_show_only_next_to_a_trial(arena) -> None:
         css = http.get("config").json()["css"]
     # The rule that hides the buttons while loading and on the completion screen.
     assert ":not(:has(#arena-trial .arena-pair)) #arena-buttons" in css
+
+
+def test_every_error_code_has_a_status_and_is_documented() -> None:
+    from arena.api import ERRORS
+    from arena.store.types import REFUSALS
+
+    assert set(REFUSALS) <= set(ERRORS)  # every refusal of the store reaches the client
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "http-api.md").read_text()
+    for code, status in ERRORS.items():
+        assert f"| {status} | `{code}` |" in doc, f"{code} ({status}) is not in docs/http-api.md"

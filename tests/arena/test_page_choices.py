@@ -8,8 +8,7 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
-from playwright import sync_api
-from servers import BROWSER, CHROMIUM, CHROMIUM_ARGS, running
+from servers import BROWSER, running
 
 from arena.ingest import ingest
 from arena.serve import create_server
@@ -36,16 +35,6 @@ def serve(make_study, tmp_path):
             return stack.enter_context(running(create_server(study, store))), study, store
 
         yield start
-
-
-@pytest.fixture
-def chromium():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _on_screen(page, selector: str) -> None:

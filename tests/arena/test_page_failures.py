@@ -13,8 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from playwright import sync_api
-from servers import BROWSER, CHROMIUM, CHROMIUM_ARGS, free_port, running
+from servers import BROWSER, free_port, running
 
 from arena.ingest import ingest
 from arena.serve import create_server
@@ -24,16 +23,6 @@ pytestmark = BROWSER
 
 SHOWN = "window.arena && window.arena.shownAt !== null"
 MESSAGE = "#arena-message"
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _serve(stack: ExitStack, make_study, db: Path, port: int | None = None, **options):
@@ -66,11 +55,11 @@ def _progress(page, text: str) -> None:
     [("?rater=bad%20id%3Cb%3E", "not valid"), ("?rater=" + "x" * 300, "not valid")],
 )
 def test_a_bad_link_says_so_instead_of_loading_forever(
-    browser, make_study, tmp_path, query, needle
+    chromium, make_study, tmp_path, query, needle
 ) -> None:
     with ExitStack() as stack:
         base, _, store = _serve(stack, make_study, tmp_path / "a.db")
-        page = browser.new_page()
+        page = chromium.new_page()
         page.goto(base + query)
         text = _message(page)
         assert needle in text and "Traceback" not in text
@@ -79,11 +68,11 @@ def test_a_bad_link_says_so_instead_of_loading_forever(
         assert store.counts()["raters"] == 0
 
 
-def test_a_refused_vote_is_shown_and_the_keys_keep_working(browser, make_study, tmp_path) -> None:
+def test_a_refused_vote_is_shown_and_the_keys_keep_working(chromium, make_study, tmp_path) -> None:
     db = tmp_path / "a.db"
     with ExitStack() as stack:
         base, _, _ = _serve(stack, make_study, db)
-        page = browser.new_page()
+        page = chromium.new_page()
         page.goto(base + "?rater=kim")
         page.wait_for_function(SHOWN, timeout=30_000)
         real = page.evaluate("window.arena.token")
@@ -98,11 +87,11 @@ def test_a_refused_vote_is_shown_and_the_keys_keep_working(browser, make_study, 
         assert _votes(db) == 1
 
 
-def test_a_lock_past_the_busy_timeout_asks_for_a_retry(browser, make_study, tmp_path) -> None:
+def test_a_lock_past_the_busy_timeout_asks_for_a_retry(chromium, make_study, tmp_path) -> None:
     db = tmp_path / "a.db"
     with ExitStack() as stack:
         base, _, _ = _serve(stack, make_study, db)
-        page = browser.new_page()
+        page = chromium.new_page()
         page.goto(base + "?rater=lee")
         page.wait_for_function(SHOWN, timeout=30_000)
         holder = sqlite3.connect(db, isolation_level=None, timeout=5)
@@ -153,12 +142,12 @@ def _fill(folder: Path) -> Path:
 
 
 def test_a_full_disk_is_shown_and_a_retry_after_it_stores_one_vote(
-    browser, make_study, small_disk
+    chromium, make_study, small_disk
 ) -> None:
     db = small_disk / "arena.db"
     with ExitStack() as stack:
         base, _, _ = _serve(stack, make_study, db)
-        page = browser.new_page()
+        page = chromium.new_page()
         page.goto(base + "?rater=max")
         page.wait_for_function(SHOWN, timeout=30_000)
         filler = _fill(small_disk)
@@ -172,10 +161,10 @@ def test_a_full_disk_is_shown_and_a_retry_after_it_stores_one_vote(
     assert _votes(db) == 1
 
 
-def test_the_server_gone_and_back(browser, make_study, tmp_path) -> None:
+def test_the_server_gone_and_back(chromium, make_study, tmp_path) -> None:
     db = tmp_path / "a.db"
     port = free_port()
-    page = browser.new_page()
+    page = chromium.new_page()
     with ExitStack() as stack:
         base, _, _ = _serve(stack, make_study, db, port=port)
         page.goto(base + "?rater=sam")
