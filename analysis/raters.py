@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis.frame import (
     A_WINS,
@@ -51,6 +52,7 @@ RATER_COLUMNS: tuple[str, ...] = (
     "gold_accuracy",
     "n_repeats",
     "repeat_consistency",
+    "repeat_p",
     "n_decisive",
     "left_rate",
     "left_p",
@@ -74,6 +76,7 @@ class QualityRules:
     min_gold: float = 4.0
     min_repeat_consistency: float = 0.5
     min_repeats: float = 4.0
+    repeat_alpha: float = 0.05
     side_alpha: float = 0.001
     side_margin: float = 0.2
     min_median_decision_ms: float = 800.0
@@ -103,6 +106,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "min_repeat_consistency": "flag 'repeat' when fewer than this share of repeats match the "
     "original (sides swapped)",
     "min_repeats": "repeats a rater must have answered before min_repeat_consistency applies",
+    "repeat_alpha": "flag 'repeat' only when the one-sided binomial test of holding no more "
+    "often than chance (1/2) over the rater's repeats also has p below this",
     "side_alpha": "flag 'side' only when the two-sided binomial test of left rate = 0.5 over "
     "decisive votes has p below this",
     "side_margin": "flag 'side' only when the left rate is also further than this from 0.5",
@@ -193,6 +198,21 @@ def _repeats(
     return n, _ratio(held, n)
 
 
+def lower_tail_half(successes: FloatArray, n: FloatArray) -> FloatArray:
+    """``P(X <= successes)`` for ``X ~ Binomial(n, 1/2)`` (vectorised; ``nan`` where ``n = 0``).
+
+    The one-sided p-value of "no more successes than chance": a rater whose repeats hold less
+    often than half the time by more than chance allows follows the side, not the image.
+    Few repeats cannot show that (0 of 4 held has p = 1/16), so an honest rater on close
+    pairs, whose repeats are near coin flips, is not flagged for a bad draw.
+    """
+    x = np.asarray(successes, dtype=np.float64)
+    n_ = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        p = stats.binom.cdf(np.round(x), n_, 0.5)
+    return np.where(n_ > 0, p, np.nan)
+
+
 def majority_agreement(
     cell: IntArray, oriented: IntArray, rater: IntArray, n_r: int
 ) -> tuple[IntArray, FloatArray]:
@@ -274,7 +294,8 @@ def rater_quality(comparisons: pd.DataFrame, rules: QualityRules | None = None) 
         rater: ``n_votes`` (2afc votes), ``n_gold`` and ``gold_accuracy`` (gold rows with an
         ``expected`` answer; a tie or "both bad" counts as wrong), ``n_repeats`` and
         ``repeat_consistency`` (repeats whose original is the rater's own 2afc row; consistent
-        when the judgement is the same once sides are undone), ``n_decisive``, ``left_rate`` and
+        when the judgement is the same once sides are undone) and ``repeat_p``
+        (:func:`lower_tail_half` of the consistent repeats), ``n_decisive``, ``left_rate`` and
         ``left_p`` (left choices among the rater's decisive votes of every kind; two-sided
         exact binomial test of 0.5, as ``scipy.stats.binomtest``), ``median_decision_ms`` (all
         non-practice votes), ``n_shared`` and ``majority_agreement``
@@ -320,6 +341,7 @@ def rater_quality(comparisons: pd.DataFrame, rules: QualityRules | None = None) 
             "gold_accuracy": gold_acc,
             "n_repeats": n_rep,
             "repeat_consistency": consistency,
+            "repeat_p": lower_tail_half(n_rep * consistency, n_rep),
             "n_decisive": n_dec,
             "left_rate": _ratio(n_left, n_dec),
             "left_p": binomial_test_half(n_left, n_dec),
@@ -339,7 +361,8 @@ def _flags(t: pd.DataFrame, rules: QualityRules) -> list[list[str]]:
             "gold": (t.n_gold >= max(rules.min_gold, 1))
             & (t.gold_accuracy < rules.min_gold_accuracy),
             "repeat": (t.n_repeats >= max(rules.min_repeats, 1))
-            & (t.repeat_consistency < rules.min_repeat_consistency),
+            & (t.repeat_consistency < rules.min_repeat_consistency)
+            & (t.repeat_p < rules.repeat_alpha),
             "side": (t.left_p < rules.side_alpha) & ((t.left_rate - 0.5).abs() > rules.side_margin),
             "fast": t.median_decision_ms < rules.min_median_decision_ms,
             "majority": (t.n_shared >= max(rules.min_shared, 1))

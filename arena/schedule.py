@@ -27,7 +27,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Cell", "Choice", "arrange", "cells_for", "choose", "rater_rng", "seed_for"]
+__all__ = [
+    "Cell",
+    "Choice",
+    "SessionPlan",
+    "arrange",
+    "cells_for",
+    "choose",
+    "rater_rng",
+    "seed_for",
+    "session_plan",
+]
 
 
 class Cell(NamedTuple):
@@ -95,6 +105,33 @@ def rater_rng(study_seed: int, rater: str, issued: int) -> np.random.Generator:
     return np.random.default_rng([study_seed & 0xFFFFFFFFFFFFFFFF, digest, issued])
 
 
+@dataclass(frozen=True)
+class SessionPlan:
+    """Positions (0 = the first trial after practice) of a session's repeat and gold trials."""
+
+    repeats: frozenset[int]
+    gold: frozenset[int]
+
+
+def session_plan(
+    quota: int, repeat_rate: float, gold_rate: float, first_repeat: int, rng: np.random.Generator
+) -> SessionPlan:
+    """Where in a session of ``quota`` trials its repeat and gold trials go.
+
+    Exactly ``round(rate * quota)`` of each (halves up), at positions drawn by ``rng``; repeats
+    only from ``first_repeat`` on, where an earlier trial can be shown again. A fixed number
+    rather than a draw per trial: every rater answers as many attention checks and repeats, so
+    a rule such as "at least 80% of the checks right" is equally strict for everyone (with a
+    draw per trial at rate 0.15 over 60 trials, one rater in ten gets 5 checks or fewer).
+    """
+    n_repeats, n_gold = (int(np.floor(rate * quota + 0.5)) for rate in (repeat_rate, gold_rate))
+    late = np.arange(min(first_repeat, quota), quota)
+    repeats = rng.choice(late, size=min(n_repeats, len(late)), replace=False)
+    free = np.setdiff1d(np.arange(quota), repeats)
+    gold = rng.choice(free, size=min(n_gold, len(free)), replace=False)
+    return SessionPlan(frozenset(repeats.tolist()), frozenset(gold.tolist()))
+
+
 def choose(
     candidates: Iterable[tuple[Cell, int]],
     seen: Collection[Cell],
@@ -137,13 +174,16 @@ def arrange(cell: Cell, seeds: Sequence[int], issued: int, offset: int) -> Choic
     """The cell's trial number ``issued`` (0-based): its seed by :func:`seed_for`, its sides
     counterbalanced.
 
-    The sides swap after each full turn of the seeds, so over every ``2 * len(seeds)`` trials
-    of a cell each model is on the left equally often with each seed; which side a cell starts
-    on is fixed by the cell itself (a hash), so that the left image is not always the model
-    that sorts first.
+    The sides alternate from trial to trial, so after any number of a cell's trials each model
+    has been on the left as often as the other, give or take one (most cells get only a few
+    votes); with an even number of seeds the alternation skips a beat after each full turn of
+    the seeds, so that over every ``2 * len(seeds)`` trials each model is also on the left
+    once with each seed. Which side a cell starts on is fixed by the cell itself (a hash), so
+    that the left image is not always the model that sorts first.
     """
     a, b = cell.pair
     digest = hashlib.sha256(f"{cell.prompt}\0{a}\0{b}\0{cell.question}".encode()).digest()
-    if (issued // len(seeds) + digest[0]) % 2:
+    turn = issued // len(seeds) if len(seeds) % 2 == 0 else 0
+    if (issued + turn + digest[0]) % 2:
         a, b = b, a
     return Choice(cell=cell, seed=seed_for(seeds, issued, offset), left=a, right=b)

@@ -29,8 +29,9 @@ __all__ = ["Catalog", "GoldPool", "catalog_stamp", "load_catalog", "trial_view"]
 
 @dataclass(frozen=True)
 class GoldPool:
-    """Gold trials' material: (real image, its spoiled copy, prompts.id) triples, and per model
-    its (image id, prompts.id) pairs, for an image against another prompt's."""
+    """Gold trials' material: (real image, its spoiled copy, prompts.id) triples, and the
+    (image id, prompts.id) pairs of the one model whose images are shown against another
+    prompt's (the study's first model that has images of two prompts)."""
 
     spoiled: list[tuple[int, int, int]]
     by_model: dict[str, list[tuple[int, int]]]
@@ -71,9 +72,12 @@ class Catalog:
                         spoiled.append((source, image_id, self.prompt_pk[prompt]))
                 elif model in models:
                     by_model[model].append((image_id, self.prompt_pk[prompt]))
-            # Another prompt's image needs a model with images of two prompts at least.
-            others = {m: v for m, v in by_model.items() if len({p for _, p in v}) > 1}
-            self._gold[models] = GoldPool(spoiled, others)
+            # Another prompt's image needs a model with images of two prompts at least. Like the
+            # spoiled copies, the pair comes from the study's first model that can make one (its
+            # reference): a weak model's image of the right prompt can be as wrong as another
+            # prompt's, and an attention check must have an answer no attentive rater misses.
+            first = next((m for m in models if len({p for _, p in by_model[m]}) > 1), None)
+            self._gold[models] = GoldPool(spoiled, {first: by_model[first]} if first else {})
         return self._gold[models]
 
     def cells(

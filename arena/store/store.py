@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, insert, select
 
-from arena.schedule import arrange, choose, rater_rng
+from arena.schedule import SessionPlan, arrange, choose, rater_rng, session_plan
 from arena.store import frames, raters, votes
 from arena.store import queries as q
 from arena.store.catalog import Catalog, catalog_stamp, load_catalog, trial_view
@@ -44,6 +45,9 @@ __all__ = ["Store", "TRIAL_KIND"]
 TRIAL_KIND, PRACTICE_KIND, REPEAT_KIND, GOLD_KIND = "2afc", "practice", "repeat", "gold"
 #: A repeat shows a trial answered at least this many trials before, so it is not recognised.
 REPEAT_GAP = 3
+#: The ``issued`` stream of :func:`rater_rng` that draws a rater's session plan: trial streams
+#: count issued trials, which never come near it.
+PLAN_STREAM = 1 << 40
 
 
 class Store:
@@ -295,9 +299,12 @@ class Store:
         """The rater's progress and trial to show, issuing one when none is pending.
 
         A session is ``study.practice`` practice trials, then ``study.quota`` trials of which a
-        share ``study.repeat_rate`` (drawn per trial) repeat one of the rater's earlier trials
-        with the sides swapped and a share ``study.gold_rate`` are gold trials (arena.gold).
-        Only rated trials count towards the cells' balance.
+        share ``study.repeat_rate`` repeat one of the rater's earlier trials with the sides
+        swapped and a share ``study.gold_rate`` are gold trials (arena.gold), at positions the
+        rater's plan fixes (:func:`arena.schedule.session_plan`). A planned repeat or gold trial
+        that cannot be made then (no earlier trial left to repeat, images that make no gold
+        trial) is a rated trial, and is made at the next position where it can be. Only rated
+        trials count towards the cells' balance.
         """
         cat, table, made = self._cells(conn, study, sid)
         session = study.practice + study.quota
@@ -322,7 +329,11 @@ class Store:
             return progress(None), made
         rng = rater_rng(study.seed, rater, len(trials))
         practice = len(trials) < study.practice
-        if not practice and study.repeat_rate and rng.random() < study.repeat_rate:
+        plan = _plan(study, rater)
+        position = len(trials) - study.practice
+        # A planned trial that could not be made yet is made at the next chance: the counts
+        # stay exact unless the session ends first.
+        if _owed(plan.repeats, position, trials, REPEAT_KIND):
             original = _repeatable(trials, rng)
             if original is not None:
                 left, right = original.right, original.left  # the sides swapped
@@ -331,7 +342,7 @@ class Store:
                 view = trial_view(cat, study, token, original.prompt_id, original.question,
                                   left, right)  # fmt: skip
                 return progress(view), made
-        if not practice and study.gold_rate and rng.random() < study.gold_rate:
+        if _owed(plan.gold, position, trials, GOLD_KIND):
             gold = _gold_pick(cat, study, rng)
             if gold is not None:
                 prompt_pk, question, left, right, expected = gold
@@ -446,6 +457,27 @@ def _repeatable(trials: list, rng: np.random.Generator) -> Any:
         if t.kind == TRIAL_KIND and t.vote_id is not None and t.id not in repeated
     ]
     return eligible[int(rng.integers(len(eligible)))] if eligible else None
+
+
+def _plan(study: Study, rater: str) -> SessionPlan:
+    """The rater's session plan, from a generator of the rater's that no trial uses."""
+    return _plan_of(study.seed, rater, study.quota, study.repeat_rate, study.gold_rate)
+
+
+@lru_cache(maxsize=8192)
+def _plan_of(
+    seed: int, rater: str, quota: int, repeat_rate: float, gold_rate: float
+) -> SessionPlan:
+    # Memoised: drawing a plan costs ~70 us, a few percent of a vote, and it never changes.
+    rng = rater_rng(seed, rater, PLAN_STREAM)
+    return session_plan(quota, repeat_rate, gold_rate, REPEAT_GAP + 1, rng)
+
+
+def _owed(planned: frozenset[int], position: int, trials: list[Any], kind: str) -> bool:
+    """True when fewer trials of ``kind`` were issued than the plan puts at or before
+    ``position``."""
+    due = sum(1 for p in planned if p <= position)
+    return due > sum(1 for t in trials if t.kind == kind)
 
 
 def _gold_pick(

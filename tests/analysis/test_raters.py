@@ -194,6 +194,38 @@ def test_golden_gold_repeats_and_side():
     assert r["flags"] == ["gold"]  # 4 gold answers, half right; 2 repeats are too few to judge
 
 
+def _repeats_held(held: list[bool], rater: str) -> tuple[list, list, list]:
+    """Rows of ``len(held)`` originals (x beats y) and their swapped repeats, ``held`` each."""
+    rows, trial, repeat_of = [], [], []
+    for k, keeps in enumerate(held):
+        rows.append(("x", "y", "a", rater))
+        rows.append(("y", "x", "b" if keeps else "a", rater, "repeat"))
+        trial += [2 * k + 1, 2 * k + 2]
+        repeat_of += [np.nan, 2 * k + 1]
+    return rows, trial, repeat_of
+
+
+@pytest.mark.parametrize(
+    ("held", "flagged"),
+    [
+        ([False] * 6, True),  # reverses every repeat: p = 1/64
+        ([False] * 5 + [True], True),  # 1 of 6: p = 7/64, flagged at repeat_alpha = 0.15
+        ([True, True] + [False] * 4, False),  # 2 of 6 held: p = 22/64, a bad draw of coin flips
+        ([False] * 4, False),  # 0 of 4: p = 1/16, too few repeats to tell
+    ],
+)
+def test_repeat_rule_needs_consistency_below_half_beyond_chance(held, flagged):
+    rows, trial, repeat_of = _repeats_held(held, "r")
+    t = rater_quality(_tiny(rows, trial=trial, repeat_of=repeat_of)).set_index("rater")
+    n, k = len(held), sum(held)
+    assert t.loc["r", "repeat_p"] == pytest.approx(
+        stats.binomtest(k, n, 0.5, alternative="less").pvalue, abs=1e-12
+    )
+    rules = QualityRules(repeat_alpha=0.15 if k == 1 else 0.05)
+    got = rater_quality(_tiny(rows, trial=trial, repeat_of=repeat_of), rules)
+    assert ("repeat" in got.set_index("rater").loc["r", "flags"]) is flagged
+
+
 def test_golden_majority_leave_one_out():
     # One cell, four raters; r2 and r3 see m1 on the left. Oriented: m0, m0, m1, m0.
     rows = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from arena.ingest import ingest
@@ -40,6 +41,16 @@ def test_seeds_take_turns_within_a_cell_and_sides_are_counterbalanced() -> None:
     for start in range(0, 300, 6):
         run = Counter((c.seed, c.left) for c in picks[start : start + 6])
         assert run == {(s, m): 1 for s in (0, 1, 2) for m in ("a", "b")}
+    # With any number of seeds: after every trial the sides are even within one, and every
+    # run of 2 x seeds trials has each model on the left once with each seed.
+    for seeds in ((0,), (0, 1), (0, 1, 2), (0, 1, 2, 3)):
+        picks = [arrange(cell, seeds, n, 0) for n in range(48)]
+        lefts = np.cumsum([1 if c.left == "a" else -1 for c in picks])
+        assert np.abs(lefts).max() <= 1, seeds
+        k = 2 * len(seeds)
+        for start in range(0, 48, k):
+            run = Counter((c.seed, c.left) for c in picks[start : start + k])
+            assert run == {(s, m): 1 for s in seeds for m in ("a", "b")}, seeds
     # Which side a cell starts on differs between cells.
     starts = {arrange(Cell(f"p{i}", ("a", "b"), "q"), (0,), 0, 0).left for i in range(20)}
     assert starts == {"a", "b"}
@@ -115,3 +126,18 @@ def test_a_rater_who_saw_every_cell_is_done(make_study, tmp_path) -> None:
         answered += 1
     assert answered == 2 and p.answered == p.total == 2
     store.close()
+
+
+def test_session_plan_places_exact_counts_and_repeats_late_enough() -> None:
+    from arena.schedule import session_plan
+
+    for seed in range(50):
+        plan = session_plan(60, 0.1, 0.15, 4, np.random.default_rng(seed))
+        assert len(plan.repeats) == 6 and len(plan.gold) == 9
+        assert not plan.repeats & plan.gold
+        assert min(plan.repeats) >= 4 and max(plan.repeats | plan.gold) < 60
+    again = session_plan(60, 0.1, 0.15, 4, np.random.default_rng(3))
+    assert again == session_plan(60, 0.1, 0.15, 4, np.random.default_rng(3))
+    # Halves round up; a tiny session cannot hold more repeats than its late positions.
+    assert len(session_plan(10, 0.25, 0.05, 4, np.random.default_rng(0)).repeats) == 3
+    assert len(session_plan(5, 0.5, 0.0, 4, np.random.default_rng(0)).repeats) == 1

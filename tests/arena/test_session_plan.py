@@ -122,6 +122,8 @@ def test_gold_trials_have_a_known_answer_that_careful_raters_give(make_study, tm
         and df.loc[df["kind"] != "gold", "expected"].isna().all()
     )
     assert 6 <= len(gold) <= 36
+    # Both images of a gold trial come from the study's first model (or its spoiled copy).
+    assert set(gold["model_a"]) | set(gold["model_b"]) <= {"alpha", SPOILED}
     mine = gold[gold["rater"] == "careful"]
     assert (mine["outcome"] == mine["expected"]).all()
     table = rater_quality(df).set_index("rater")
@@ -133,4 +135,29 @@ def test_gold_trials_have_a_known_answer_that_careful_raters_give(make_study, tm
     assert SPOILED not in str(result.to_json())
     with store.begin() as conn:  # nor the cells' balance
         assert conn.scalar(select(func.sum(CellCountRow.n))) == (df["kind"] == "2afc").sum()
+    store.close()
+
+
+def test_every_rater_gets_the_same_number_of_repeats_and_checks(make_study, tmp_path) -> None:
+    study, prompts = make_study(
+        models=("alpha", "beta", "gamma"), n_prompts=8, seeds=(0,), quota=20,
+        questions=(("quality", "Which looks better?"),),
+        extra="practice = 2\nrepeat_rate = 0.15\ngold_rate = 0.25",
+    )  # fmt: skip
+    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    ingest(store, study, prompts)
+    for r in range(6):
+        _run(store, study, f"r{r}", lambda t: "left")
+    df = store.comparisons(study.name)
+    kinds = df.groupby("rater")["kind"].value_counts().unstack(fill_value=0)
+    # round(0.15 * 20) = 3 repeats and 0.25 * 20 = 5 checks each, whatever the draws.
+    assert kinds["repeat"].eq(3).all() and kinds["gold"].eq(5).all(), kinds
+    assert kinds["practice"].eq(2).all() and kinds["2afc"].eq(12).all(), kinds
+    # The positions differ between raters (seeded per rater), never among the practice.
+    positions = {
+        rater: tuple(np.flatnonzero(g["kind"].to_numpy() == "gold"))
+        for rater, g in df.groupby("rater")
+    }
+    assert len(set(positions.values())) > 1
+    assert all(min(p) >= study.practice for p in positions.values())
     store.close()
