@@ -122,6 +122,7 @@ def payload(progress: Progress, study: Study) -> dict[str, Any]:
             "question": trial.question,
             "question_text": trial.question_text,
             "prompt": trial.prompt,
+            "practice": trial.practice,
             "left": app_page.image_json(trial.left),
             "right": app_page.image_json(trial.right),
         }

@@ -128,7 +128,13 @@ def trial_html(progress: Progress) -> str:
         raise ValueError("trial_html needs a progress with a trial; use done_html")
     # Both images get the left one's aspect ratio so that they always show at the same size.
     ratio = f"{int(trial.left.width)} / {int(trial.left.height)}"
+    practice = (
+        '<div class="arena-practice">Practice trial: your answer is not counted.</div>'
+        if trial.practice
+        else ""
+    )
     return (
+        f"{practice}"
         f'<div class="arena-question" data-question="{text(trial.question)}">'
         f"{text(trial.question_text)}</div>"
         f'<div class="arena-prompt">&ldquo;{text(trial.prompt)}&rdquo;</div>'

@@ -135,3 +135,13 @@ class RaterClient:
             "decision_ms": decision_ms,
         }
         return self.post("vote", body)
+
+
+def on_screen(page, selector: str) -> None:
+    """Assert that the first element ``selector`` matches lies wholly inside the viewport of a
+    Playwright page (seen without scrolling)."""
+    box = page.locator(selector).first.bounding_box()
+    view = page.viewport_size
+    assert box is not None, selector
+    assert box["y"] >= 0 and box["y"] + box["height"] <= view["height"], (selector, box, view)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= view["width"], (selector, box, view)

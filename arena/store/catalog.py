@@ -151,7 +151,14 @@ def load_catalog(conn: Connection, study_id: int) -> Catalog:
 
 
 def trial_view(
-    cat: Catalog, study: Study, token: str, prompt_pk: int, question: str, left: int, right: int
+    cat: Catalog,
+    study: Study,
+    token: str,
+    prompt_pk: int,
+    question: str,
+    left: int,
+    right: int,
+    practice: bool = False,
 ) -> TrialView:
     """What the page shows of one trial (images by id, prompt and question text)."""
     text = next((x.text for x in study.questions if x.id == question), question)
@@ -162,4 +169,5 @@ def trial_view(
         question_text=text,
         left=cat.refs[left],
         right=cat.refs[right],
+        practice=practice,
     )

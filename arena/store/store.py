@@ -324,7 +324,8 @@ class Store:
                 pending.left,
                 pending.right,
             )
-            return progress(trial_view(cat, study, *shown)), made
+            practising = pending.kind == PRACTICE_KIND
+            return progress(trial_view(cat, study, *shown, practice=practising)), made
         if answered >= session:
             return progress(None), made
         rng = rater_rng(study.seed, rater, len(trials))
@@ -370,7 +371,8 @@ class Store:
         right = cat.by_key[(cell.prompt, pick.right, pick.seed)]
         kind = PRACTICE_KIND if practice else TRIAL_KIND
         token = self._issue(conn, sid, rater_pk, prompt_pk, cell.question, kind, left, right)
-        return progress(trial_view(cat, study, token, prompt_pk, cell.question, left, right)), made
+        view = trial_view(cat, study, token, prompt_pk, cell.question, left, right, practice)
+        return progress(view), made
 
     @staticmethod
     def _issue(

@@ -77,6 +77,8 @@ class TrialView:
     question_text: str
     left: ImageRef
     right: ImageRef
+    #: A practice trial: stored, never analysed; the page says so.
+    practice: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 from servers import BROWSER, running
+from servers import on_screen as _on_screen
 
 from arena.ingest import ingest
 from arena.serve import create_server
@@ -35,14 +36,6 @@ def serve(make_study, tmp_path):
             return stack.enter_context(running(create_server(study, store))), study, store
 
         yield start
-
-
-def _on_screen(page, selector: str) -> None:
-    box = page.locator(selector).first.bounding_box()
-    view = page.viewport_size
-    assert box is not None, selector
-    assert box["y"] >= 0 and box["y"] + box["height"] <= view["height"], (selector, box, view)
-    assert box["x"] >= 0 and box["x"] + box["width"] <= view["width"], (selector, box, view)
 
 
 def _all_on_screen(page) -> None:
