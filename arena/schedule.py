@@ -8,7 +8,9 @@ rules:
 - a rater never sees the same cell twice;
 - within a cell the seeds take turns (the k-th trial of a cell uses seed k mod #seeds, each
   question starting at another seed), so seeds are even within a cell and across its
-  questions; the left/right side is drawn per trial;
+  questions; the sides alternate within a cell (:func:`arrange`);
+- a session's repeat and gold trials sit at positions fixed per rater
+  (:func:`session_plan`), so every rater gets as many of each;
 - ties are broken by a ``numpy.random.Generator`` seeded from the study seed, the rater and the
   number of trials already issued to the rater, so a schedule can be replayed.
 
