@@ -182,7 +182,33 @@ def _serve(study: Study, host: str, port: int) -> None:
 
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Interface.")
-port_option = click.option("--port", default=7860, show_default=True, help="TCP port.")
+port_option = click.option(
+    "--port",
+    default=7860,
+    type=click.IntRange(1, 65535),
+    envvar="ARENA_PORT",
+    show_envvar=True,
+    show_default=True,
+    help="TCP port.",
+)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port another program listens on before any work starts (generation can take a
+    while, and uvicorn would report it only after the "Arena … at" line)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by the last run is free, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"Port {port} on {host} is in use ({exc.strerror or exc}); stop the program "
+                f"using it or choose another port with --port or ARENA_PORT."
+            ) from None
 
 
 @cli.command()
@@ -193,6 +219,7 @@ port_option = click.option("--port", default=7860, show_default=True, help="TCP 
 @_plain_errors
 def serve(study_path: Path, database: str | None, host: str, port: int) -> None:
     """Check the image set, load it into the database and serve the arena."""
+    _check_port(host, port)
     _serve(_open_study(study_path, database), host, port)
 
 
@@ -375,7 +402,15 @@ def demo(workdir: Path | None, host: str, port: int) -> None:
     """Generate the embedded demo study offline and serve it."""
     from arena.demo import demo_study
 
+    _check_port(host, port)
     study = demo_study(workdir)
+    n_prompts = len(load_prompts(study.prompts_file, study.categories, study.prompt_limit))
+    n_images = len(study.models) * n_prompts * len(study.seeds)
+    click.echo(
+        f"The demo: {n_images} images ({len(study.models)} toy models x {n_prompts} prompts x "
+        f"{len(study.seeds)} seeds), drawn offline into {study.image_dir} on the first run "
+        f"(about 30 s on two CPU cores), then served at http://{host}:{port}/"
+    )
     _generate(study, device=None, batch_size=8)
     _serve(study, host, port)
 

@@ -12,6 +12,7 @@ import gc
 import importlib
 import inspect
 import logging
+import os
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -251,6 +252,16 @@ def _call_kwargs(card: ModelCard, pipe: Any) -> dict[str, Any]:
     return kwargs
 
 
+def _quiet_libraries() -> None:
+    """Turn off diffusers' and transformers' own loading bars and chatter: a generation run
+    shows one progress bar (``arena generate``'s). ``ARENA_DEBUG=1`` keeps them."""
+    if os.environ.get("ARENA_DEBUG") == "1":
+        return
+    for library in (diffusers, transformers):
+        library.utils.logging.disable_progress_bar()
+        library.utils.logging.set_verbosity_error()
+
+
 def load_pipeline(card: ModelCard, device: str | None = None) -> LoadedPipeline:
     """Build the pipeline a ``diffusers`` card describes, ready to draw images.
 
@@ -295,6 +306,7 @@ def load_pipeline(card: ModelCard, device: str | None = None) -> LoadedPipeline:
         raise _card_error(card, f"key 'repo' ({repo}) holds no loadable pipeline: {first}") from exc
     if "safety_checker" in index:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
+    _quiet_libraries()
     pipe = _pipeline_class(card).from_pretrained(repo, **kwargs)
     _apply_scheduler(card, pipe)
     _apply_lora(card, pipe)
