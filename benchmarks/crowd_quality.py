@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/crowd_quality.py          # 5 crowds of 16 careful + 3 careless
     .venv/bin/python benchmarks/crowd_quality.py --careful 30 --quota 80 --crowds 1 --json
 
-Builds a toy study (the shipped toy cards on prompts of the toy grammar, with gold and repeat
-trials), generates its images with ``arena generate``, serves it with ``arena serve`` (a real
+Builds a toy study (the demo's five toy cards on its prompts of the toy grammar, with gold and
+repeat trials), generates its images with ``arena generate``, serves it with ``arena serve`` (a real
 server process) and lets a scripted crowd vote through the rater API, interleaved, until every
 rater has finished:
 
@@ -50,18 +50,27 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from arena.demo import DEMO_STUDY  # noqa: E402
+from arena.prompts import load_prompts  # noqa: E402
+from arena.study import load_study  # noqa: E402
 from models.toy.judge import judge  # noqa: E402
 
 ARENA = [sys.executable, "-m", "arena.cli"]
-#: The SDXL Turbo question in miniature, without the slow 4-step teacher: the reference first.
-MODELS = ("toy-base-50step", "toy-turbo-1step", "toy-base-4step", "toy-base-1step")
+PROMPTS = ROOT / "data" / "prompts" / "toy.tsv"
+#: The demo's models (the SDXL Turbo question in miniature), its 50-step teacher first: the
+#: crowd study can then share the demo's image set.
+MODELS = tuple(load_study(DEMO_STUDY).models)
 CARELESS = ("left-clicker", "random-clicker", "too-fast")
 NOISE = 0.1  # sd of a careful rater's perceived judge score
 LAPSE = 0.03  # share of a careful rater's answers given at random
 
 
-def write_study(folder: Path, quota: int, prompts: int, gold_rate: float, repeat_rate: float):
-    """The crowd study's ``study.toml`` in ``folder`` (its images and database live there)."""
+def write_study(
+    folder: Path, quota: int, prompts: int, gold_rate: float, repeat_rate: float,
+    images: Path | None = None,
+) -> Path:  # fmt: skip
+    """The crowd study's ``study.toml`` in ``folder`` (its database lives there, and its images
+    too unless ``images`` names another image set)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "study.toml"
     path.write_text(
@@ -74,9 +83,10 @@ seed = 0
 gold_rate = {gold_rate}
 repeat_rate = {repeat_rate}
 completion_code = "CROWD-DONE"
+images = {json.dumps(str(images or folder / "images"))}
 
 [prompts]
-file = {json.dumps(str(ROOT / "data" / "prompts" / "toy.tsv"))}
+file = {json.dumps(str(PROMPTS))}
 limit = {prompts}
 
 [[questions]]
@@ -255,10 +265,14 @@ def vote_all(raters: list[Rater], seed: int) -> int:
     return votes
 
 
-def judge_truth(image_dir: Path) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
-    """The judge's mean score per model, and its head-to-head share per model pair (ties half)
-    over the (prompt, seed) cells both models have."""
-    rows = [json.loads(line) for line in (image_dir / "manifest.jsonl").read_text().splitlines()]
+def judge_truth(
+    image_dir: Path, prompts: int
+) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
+    """The judge's mean score per model of the study, and its head-to-head share per model pair
+    (ties half) over the study's (prompt, seed) cells (the image set may hold more)."""
+    ids = {p.id for p in load_prompts(PROMPTS, limit=prompts)}
+    lines = (image_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [e for e in map(json.loads, lines) if e["model"] in MODELS and e["prompt_id"] in ids]
     score: dict[tuple[str, str, int], float] = {}
     for e in rows:
         with Image.open(image_dir / e["path"]) as im:
@@ -323,15 +337,15 @@ def balance(votes: pd.DataFrame, quota: int) -> dict[str, Any]:
 
 
 def one_crowd(
-    folder: Path, study: Path, means: dict, shares: dict, n_careful: int, quota: int, seed: int,
-    n_boot: int,
+    folder: Path, study: Path, image_dir: Path, means: dict, shares: dict, n_careful: int,
+    quota: int, seed: int, n_boot: int,
 ) -> dict[str, Any]:  # fmt: skip
     """One crowd on a fresh database: serve, vote, report, export; its figures."""
     for old in folder.glob("arena.db*"):
         old.unlink()
     with Server(study, free_port()) as server:
         began = time.perf_counter()
-        n_votes = vote_all(crowd(server.base, folder / "images", n_careful, seed), seed)
+        n_votes = vote_all(crowd(server.base, image_dir, n_careful, seed), seed)
         voting_s = time.perf_counter() - began
     report = json.loads(
         arena(
@@ -380,18 +394,20 @@ def run(
     crowds: int = 1,
     n_boot: int = 200,
     workdir: Path | None = None,
+    images: Path | None = None,
 ) -> dict[str, Any]:
     """Generate once, then ``crowds`` crowds (seeds ``seed``, ``seed + 1``, …) on fresh
     databases; the figures :func:`main` prints."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(workdir or tmp)
-        study = write_study(folder, quota, prompts, gold_rate, repeat_rate)
+        study = write_study(folder, quota, prompts, gold_rate, repeat_rate, images)
+        image_dir = images or folder / "images"
         began = time.perf_counter()
-        arena("generate", "--study", str(study))
+        said = arena("generate", "--study", str(study))
         generated_s = time.perf_counter() - began
-        means, shares = judge_truth(folder / "images")
+        means, shares = judge_truth(image_dir, prompts)
         runs = [
-            one_crowd(folder, study, means, shares, n_careful, quota, seed + k, n_boot)
+            one_crowd(folder, study, image_dir, means, shares, n_careful, quota, seed + k, n_boot)
             for k in range(crowds)
         ]
     careful_flagged = sum(sum(1 for r in c["flagged"] if r not in CARELESS) for c in runs)
@@ -402,6 +418,7 @@ def run(
         "gold_rate": gold_rate,
         "repeat_rate": repeat_rate,
         "generate_s": generated_s,
+        "generated": int(said.split(" images generated")[0].split()[-1]),
         "judge_means": means,
         "crowds": runs,
         "exact_crowds": sum(c["exactly_careless_flagged"] for c in runs),

@@ -71,6 +71,32 @@ def serving(study: Path, port: int | None = None, timeout: float = 90.0):
 
 
 @pytest.fixture(scope="session")
+def demo_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the demo study's images, drawn once per test session: ``arena demo
+    --workdir`` on it serves at once, and other toy studies point their ``images`` key at
+    ``<it>/images`` (their images are a subset: same cards, prompts and seeds)."""
+    pytest.importorskip("torch")
+    from arena.demo import demo_study
+    from arena.prompts import load_prompts
+    from models.cards import load_cards
+    from models.generate import generate_image_set
+
+    workdir = tmp_path_factory.mktemp("demo")
+    study = demo_study(workdir)
+    cards = load_cards(study.cards_dir)
+    prompts = load_prompts(study.prompts_file, study.categories, study.prompt_limit)
+    generate_image_set(
+        [cards[m] for m in study.models],
+        [(p.id, p.text) for p in prompts],
+        study.seeds,
+        study.image_dir,
+        batch_size=8,
+        progress=False,
+    )
+    return workdir
+
+
+@pytest.fixture(scope="session")
 def arena_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """:func:`run_arena`."""
     return run_arena

@@ -30,10 +30,14 @@ def _benchmark():
     return module
 
 
-def test_exactly_the_careless_raters_are_flagged_and_excluding_them_helps(tmp_path) -> None:
+def test_exactly_the_careless_raters_are_flagged_and_excluding_them_helps(
+    tmp_path, demo_workdir
+) -> None:
     bench = _benchmark()
-    r = bench.run(n_careful=10, quota=60, prompts=12, gold_rate=0.25, repeat_rate=0.1,
-                  seed=1, crowds=1, n_boot=100, workdir=tmp_path)  # fmt: skip
+    r = bench.run(n_careful=10, quota=60, prompts=24, gold_rate=0.25, repeat_rate=0.1,
+                  seed=1, crowds=1, n_boot=100, workdir=tmp_path,
+                  images=demo_workdir / "images")  # fmt: skip
+    assert r["generated"] == 0  # the session's demo images hold every image of this study
     (crowd,) = r["crowds"]
     flags = {row["rater"]: row["flags"] for row in crowd["raters"]}
     assert crowd["flagged"] == sorted(bench.CARELESS), flags

@@ -32,11 +32,10 @@ CLOSE = 0.1  # judge means closer than this may come out in either order
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, launch_arena) -> Iterator[tuple[str, Path]]:
-    """``arena demo --workdir DIR`` running (generation included): (its base URL, DIR)."""
-    workdir = tmp_path_factory.mktemp("demo")
-    with launch_arena(["demo", "--workdir", str(workdir)], timeout=280) as base:
-        yield base, workdir
+def demo(demo_workdir: Path, launch_arena) -> Iterator[tuple[str, Path]]:
+    """``arena demo --workdir DIR`` running on the session's demo images: (its base URL, DIR)."""
+    with launch_arena(["demo", "--workdir", str(demo_workdir)]) as base:
+        yield base, demo_workdir
 
 
 def judged_images(image_dir: Path) -> dict[str, tuple[str, float]]:
