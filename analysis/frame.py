@@ -1,6 +1,6 @@
 """Validation and integer encoding of the comparisons DataFrame.
 
-The DataFrame is the only input of ``analysis`` (see DESIGN.md): one row per vote with ``model_a``,
+The DataFrame is the only input of ``analysis`` (see docs/design.md): one row per vote with ``model_a``,
 ``model_b`` (``a`` = the left image's model), ``outcome``, ``rater``, ``prompt``, ``category``,
 ``question``, ``kind``, ``decision_ms`` and ``seed``. Everything downstream works on the integer
 codes built here, so strings are factorised exactly once.

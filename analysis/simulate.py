@@ -65,7 +65,7 @@ def simulate_comparisons(
     Returns
     -------
     pandas.DataFrame
-        Columns of the comparisons contract (DESIGN.md).
+        Columns of the comparisons contract (docs/design.md).
 
     Notes
     -----

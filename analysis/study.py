@@ -73,7 +73,7 @@ def analyze(
     Parameters
     ----------
     comparisons : pandas.DataFrame
-        The comparisons DataFrame (DESIGN.md); validated here.
+        The comparisons DataFrame (docs/design.md); validated here.
     seed : int, default 0
         Seed of the bootstrap and of the Elo shuffles.
     n_boot : int, default 1000

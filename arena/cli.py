@@ -270,7 +270,7 @@ def _display_names(study_path: Path) -> dict[str, str]:
     "--comparisons",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Analyse a comparisons file (CSV or Parquet with DESIGN.md's columns) instead.",
+    help="Analyse a comparisons file (CSV or Parquet with docs/design.md's columns) instead.",
 )
 @database_option
 @click.option(

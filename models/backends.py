@@ -255,7 +255,7 @@ def _call_kwargs(card: ModelCard, pipe: Any) -> dict[str, Any]:
 def _quiet_libraries() -> None:
     """Turn off diffusers' and transformers' own loading bars and chatter: a generation run
     shows one progress bar (``arena generate``'s). ``ARENA_DEBUG=1`` keeps them."""
-    if os.environ.get("ARENA_DEBUG") == "1":
+    if os.environ.get("ARENA_DEBUG"):
         return
     for library in (diffusers, transformers):
         library.utils.logging.disable_progress_bar()

@@ -1,4 +1,4 @@
-"""DESIGN.md's import rules, checked on the real modules in a fresh interpreter."""
+"""docs/design.md's import rules, checked on the real modules in a fresh interpreter."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from arena.store.schema import (
 
 __all__ = ["COMPARISON_COLUMNS", "OUTCOMES", "comparisons", "latencies"]
 
-#: The Comparisons DataFrame contract of DESIGN.md, in order; its consumer, ``analysis``,
+#: The Comparisons DataFrame contract of docs/design.md, in order; its consumer, ``analysis``,
 #: owns the definition (arena may import analysis, never the reverse).
 COMPARISON_COLUMNS = COLUMNS
 #: Stored choice -> outcome; model a is always the left image's model.

@@ -1,4 +1,4 @@
-"""Database tables of the arena (the Database contract of DESIGN.md).
+"""Database tables of the arena (the Database contract of docs/design.md).
 
 Plain SQL types only (no SQLite-only features) so the same schema runs on PostgreSQL.
 Rater rows hold pseudonymous ids and panel references; never an IP address.

@@ -436,7 +436,7 @@ class Store:
 
     # ------------------------------------------------------------------ analysis
     def comparisons(self, study_name: str) -> pd.DataFrame:
-        """One row per vote, in the DESIGN.md columns (see :func:`frames.comparisons`)."""
+        """One row per vote, in the docs/design.md columns (see :func:`frames.comparisons`)."""
         with self.begin() as conn:
             return frames.comparisons(conn, study_name)
 

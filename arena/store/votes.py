@@ -1,7 +1,7 @@
 """The vote rules: which votes are accepted, and writing one exactly once.
 
 A vote is accepted only for a trial issued to that rater in this study and not yet answered;
-a repeat writes nothing and returns the first vote (DESIGN.md, the Database contract).
+a repeat writes nothing and returns the first vote (docs/design.md, the Database contract).
 """
 
 from __future__ import annotations
