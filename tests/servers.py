@@ -145,3 +145,22 @@ def on_screen(page, selector: str) -> None:
     assert box is not None, selector
     assert box["y"] >= 0 and box["y"] + box["height"] <= view["height"], (selector, box, view)
     assert box["x"] >= 0 and box["x"] + box["width"] <= view["width"], (selector, box, view)
+
+
+#: What a trial must show without scrolling: question, prompt, both images, the two side
+#: buttons and the progress.
+TRIAL_PARTS = (
+    "#arena-trial .arena-question",
+    "#arena-trial .arena-prompt",
+    "#arena-trial figure:nth-child(1) img",
+    "#arena-trial figure:nth-child(2) img",
+    "#arena-left",
+    "#arena-right",
+    "#arena-progress",
+)
+
+
+def trial_on_screen(page) -> None:
+    """Assert that every one of :data:`TRIAL_PARTS` is inside the viewport."""
+    for selector in TRIAL_PARTS:
+        on_screen(page, selector)

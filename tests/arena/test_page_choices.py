@@ -10,6 +10,7 @@ import httpx
 import pytest
 from servers import BROWSER, running
 from servers import on_screen as _on_screen
+from servers import trial_on_screen as _all_on_screen
 
 from arena.ingest import ingest
 from arena.serve import create_server
@@ -36,19 +37,6 @@ def serve(make_study, tmp_path):
             return stack.enter_context(running(create_server(study, store))), study, store
 
         yield start
-
-
-def _all_on_screen(page) -> None:
-    for selector in (
-        "#arena-trial .arena-question",
-        "#arena-trial .arena-prompt",
-        "#arena-trial figure:nth-child(1) img",
-        "#arena-trial figure:nth-child(2) img",
-        "#arena-left",
-        "#arena-right",
-        "#arena-progress",
-    ):
-        _on_screen(page, selector)
 
 
 def test_laptop_click_keys_and_question_changes(chromium, serve) -> None:

@@ -18,6 +18,7 @@ import pytest
 from PIL import ImageFilter
 from servers import BROWSER, running
 from servers import on_screen as _on_screen
+from servers import trial_on_screen as _trial_on_screen
 
 from arena.ingest import ingest
 from arena.prompts import load_prompts
@@ -87,19 +88,6 @@ text = "Which image better matches the prompt?"
     )
     study = load_study(folder / "study.toml")
     return study, load_prompts(study.prompts_file)
-
-
-def _trial_on_screen(page) -> None:
-    for selector in (
-        "#arena-trial .arena-question",
-        "#arena-trial .arena-prompt",
-        "#arena-trial figure:nth-child(1) img",
-        "#arena-trial figure:nth-child(2) img",
-        "#arena-left",
-        "#arena-right",
-        "#arena-progress",
-    ):
-        _on_screen(page, selector)
 
 
 def _answered(page) -> int:
