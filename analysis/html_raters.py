@@ -190,6 +190,10 @@ def raters_html(analysis: StudyAnalysis) -> str:
         if aside
         else ""
     )
+    kinds += "".join(
+        f" Question {esc(q)} is not rated: {esc(why)}."
+        for q, why in s.get("unrated_questions", {}).items()
+    )
     n_flag = int(s.get("n_flagged", 0))
     counts = {f: c for f, c in s.get("flag_counts", {}).items() if c}
     flag_text = (

@@ -139,6 +139,14 @@ def analyze(
             "expected at least one rated vote"
         )
     rules = rules or QualityRules()
+    all_rated = rated
+    rated, unrated = decisive_questions(rated)
+    if len(rated) == 0:
+        raise ValueError(
+            "no question has a decisive vote ("
+            + "; ".join(f"{q}: {why}" for q, why in unrated.items())
+            + "); ratings need at least one vote for one image over the other"
+        )
     kw: dict[str, Any] = {
         "seed": seed,
         "n_boot": n_boot,
@@ -159,6 +167,7 @@ def analyze(
         **result.settings,
         "votes_by_kind": kinds,
         "set_aside": {k: n for k, n in kinds.items() if k != RATED_KIND},
+        "unrated_questions": unrated,
         "quality_rules": asdict(rules),
         "majority_threshold": majority_threshold(raters, rules),
         "n_flagged": len(flagged),
@@ -168,9 +177,43 @@ def analyze(
         result,
         settings=settings,
         raters=raters,
-        agreement=agreement_by_question(rated),
+        agreement=agreement_by_question(all_rated),
         excluding_flagged=_excluding(result, rated, flagged, kw),
     )
+
+
+def decisive_questions(rated: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Split off the questions without a single decisive vote.
+
+    Parameters
+    ----------
+    rated : pandas.DataFrame
+        Rated (``2afc``) comparisons.
+
+    Returns
+    -------
+    kept : pandas.DataFrame
+        The rows of questions with at least one ``a`` or ``b`` outcome.
+    unrated : dict of str to str
+        Each other question and why it is not rated, e.g. ``"no decisive vote (40 ties, 2 both
+        bad)"``.
+
+    Notes
+    -----
+    A question whose votes are all ties or "both bad" says nothing about which model is better:
+    Bradley–Terry strengths are not identified (the likelihood is flat in every direction but the
+    tie parameter), so it gets no ratings rather than a singular fit.
+    """
+    outcome = rated["outcome"].astype(str)
+    decisive = outcome.isin(["a", "b"]).groupby(rated["question"]).any()
+    unrated = {}
+    for question in decisive.index[~decisive.to_numpy()]:
+        here = outcome[rated["question"] == question]
+        ties, bad = int((here == "tie").sum()), int((here == "both_bad").sum())
+        unrated[str(question)] = f"no decisive vote ({ties} ties, {bad} both bad)"
+    if not unrated:
+        return rated, unrated
+    return rated[~rated["question"].isin(list(unrated))], unrated
 
 
 def _excluding(
@@ -181,13 +224,14 @@ def _excluding(
         boards = {q: a.leaderboard for q, a in result.questions.items()}
         return ExcludingFlagged((), int(result.settings["n_votes"]), boards)
     keep = ~rated["rater"].astype(str).isin(flagged).to_numpy()
-    rest = rated.loc[keep]
+    rest, _ = decisive_questions(rated.loc[keep])
+    keep_n = len(rest)
     models = {str(m) for col in ("model_a", "model_b") for m in pd.unique(rest[col])}
     if len(models) < 2 or (kw.get("anchor") is not None and kw["anchor"] not in models):
         return None
     again = _analyze_rated(rest, breakdown_by=None, **kw)
     boards = {q: a.leaderboard for q, a in again.questions.items()}
-    return ExcludingFlagged(tuple(flagged), int(keep.sum()), boards)
+    return ExcludingFlagged(tuple(flagged), int(keep_n), boards)
 
 
 def _analyze_rated(

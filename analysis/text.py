@@ -120,4 +120,6 @@ def quality_line(analysis: StudyAnalysis) -> str:
     aside = {kind: c for kind, c in s.get("set_aside", {}).items() if c}
     if aside:
         text += "; set aside: " + ", ".join(f"{c} {kind}" for kind, c in aside.items()) + " votes"
+    for question, why in s.get("unrated_questions", {}).items():
+        text += f"; question '{question}' is not rated: {why}"
     return text + "."

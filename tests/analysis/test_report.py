@@ -110,3 +110,32 @@ def test_single_question_and_options():
         analyze(df, cluster="session")
     with pytest.raises(ValueError, match="'outcome'"):
         analyze(df.assign(outcome="left"))
+
+
+def _ties_only(df: pd.DataFrame, question: str, outcome: str = "tie") -> pd.DataFrame:
+    df = df.copy()
+    df["outcome"] = df["outcome"].astype(str)
+    df.loc[df["question"] == question, "outcome"] = outcome
+    return df
+
+
+@pytest.mark.parametrize("outcome", ["tie", "both_bad"])
+def test_question_without_decisive_vote_is_reported_not_rated(study, tmp_path, outcome):
+    df, _ = study
+    a = analyze(_ties_only(df, "alignment", outcome), n_boot=30, seed=3, elo_orders=5)
+    assert "alignment" not in a.questions and "quality" in a.questions
+    why = a.settings["unrated_questions"]["alignment"]
+    n = int((df["question"] == "alignment").sum())
+    assert why.startswith("no decisive vote") and f"{n} " in why
+    out = json.loads(json.dumps(a.to_json()))
+    assert out["settings"]["unrated_questions"] == {"alignment": why}
+    assert "question 'alignment' is not rated" in a.quality_text()
+    files = write_report(a, tmp_path, title="ties")
+    assert "Question alignment is not rated" in files.html.read_text()
+
+
+def test_no_decisive_vote_anywhere_is_one_sentence(study):
+    df, _ = study
+    every = _ties_only(_ties_only(df, "alignment"), "quality", "both_bad")
+    with pytest.raises(ValueError, match=r"no question has a decisive vote \(alignment: "):
+        analyze(every, n_boot=30, seed=3, elo_orders=5)
