@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from analysis import html_tables as ht
+from analysis.html_claims import comparisons_html
 from analysis.html_raters import exclusion_warning, raters_html
 from analysis.plots import breakdown_figure, difference_figure, latency_figure, ratings_figure
 
@@ -222,7 +223,8 @@ def render_report(analysis: StudyAnalysis, *, title: str) -> str:
         f"ties: {s['tie_mode']}; bootstrap unit: {s['cluster']} (B = {s['n_boot']}, "
         f"seed {s['seed']})."
     )
-    links = [("summary", "Summary")]
+    links = [("answer", "Answer")] if analysis.comparisons is not None else []
+    links += [("summary", "Summary")]
     links += [
         (f"q{k}", "all" if q.question == "all" else q.question) for k, q in enumerate(questions)
     ]
@@ -239,6 +241,7 @@ def render_report(analysis: StudyAnalysis, *, title: str) -> str:
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="lede">{html.escape(lede)}</p><nav>{nav}</nav>',
         exclusion_warning(analysis),
+        comparisons_html(analysis, _figure_html),
         ht.summary_html(analysis),
         *(_question_html(analysis, q, k) for k, q in enumerate(questions)),
         raters_html(analysis),

@@ -57,7 +57,7 @@ def write_report(analysis: StudyAnalysis, out_dir: Path, *, title: str) -> Repor
     -------
     ReportFiles
         The HTML, JSON and CSV paths; CSV keys are ``leaderboard_<q>``, ``pairwise_<q>``,
-        ``winrate_<q>`` and ``votes_<q>``, and with rater quality ``raters`` (flags joined by
+        ``winrate_<q>`` and ``votes_<q>``, ``comparisons`` (the declared comparisons), and with rater quality ``raters`` (flags joined by
         ``;``), ``agreement`` and ``leaderboard_<q>_excluding_flagged``.
     """
     from analysis.html import render_report  # plotly is imported only when a report is written
@@ -84,6 +84,9 @@ def write_report(analysis: StudyAnalysis, out_dir: Path, *, title: str) -> Repor
             path = out / f"{key}.csv"
             df.to_csv(path, index=index)
             csv[key] = path
+    if analysis.comparisons is not None:
+        csv["comparisons"] = out / "comparisons.csv"
+        analysis.comparisons.to_csv(csv["comparisons"], index=False)
     if analysis.raters is not None:
         raters = analysis.raters.assign(flags=analysis.raters["flags"].map(";".join))
         csv["raters"] = out / "raters.csv"

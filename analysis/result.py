@@ -226,6 +226,14 @@ class StudyAnalysis:
     raters: pd.DataFrame | None = None
     agreement: pd.DataFrame | None = None
     excluding_flagged: ExcludingFlagged | None = None
+    #: :func:`analysis.claims.claim_table`: the declared comparisons, one row per question.
+    comparisons: pd.DataFrame | None = None
+
+    def comparisons_text(self) -> str:
+        """The declared comparisons' sentences, one paragraph each (empty when none)."""
+        if self.comparisons is None:
+            return ""
+        return "\n".join(self.comparisons["sentence"])
 
     def leaderboard(self, question: str = ALL) -> pd.DataFrame:
         """Leaderboard of ``question`` (``"all"`` by default)."""
@@ -252,7 +260,12 @@ class StudyAnalysis:
 
     def to_json(self) -> dict[str, Any]:
         """Everything as plain JSON types (``nan`` becomes ``None``); see docs/statistics.md."""
+        from analysis.claims import fit_test
+
         out: dict[str, Any] = {
+            "comparisons": None
+            if self.comparisons is None
+            else _clean(self.comparisons.to_dict(orient="records")),
             "settings": _clean(self.settings),
             "models": list(self.models),
             "display_names": dict(self.display_names),
@@ -288,6 +301,7 @@ class StudyAnalysis:
                         "effective_votes": q.effective_votes(),
                     },
                     "position": None if q.position is None else asdict(q.position),
+                    "fit": _fit_json(fit_test(q)),
                 }
             )
         if self.breakdown is not None:
@@ -334,6 +348,19 @@ class StudyAnalysis:
                 }
             )
         return out
+
+
+def _fit_json(fit: Any) -> dict[str, Any] | None:
+    if fit is None:
+        return None
+    return {
+        "test": "Pearson chi-square of head-to-head against Bradley-Terry win rates, "
+        "per-pair design effect (Rao-Scott)",
+        "statistic": fit.statistic,
+        "df": fit.df,
+        "p_value": fit.p_value,
+        "pairs": fit.pairs.to_dict(orient="records"),
+    }
 
 
 def _separation_json(q: QuestionAnalysis, names: Mapping[str, str]) -> dict[str, Any] | None:

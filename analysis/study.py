@@ -11,7 +11,7 @@ unbounded rather than as a precise rating (:mod:`analysis.separation`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from analysis.agreement import agreement_by_question
 from analysis.assemble import Options, Rated, bounded_ratings, question_analysis
 from analysis.bootstrap import VOTE, as_generator, bootstrap_ratings, cluster_weights
 from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings, pair_design, pair_stats
+from analysis.claims import Claim, claim_table, default_claims
 from analysis.counts import ComparisonCounts, count_comparisons
 from analysis.elo import elo_ratings
 from analysis.frame import RATED_KIND, EncodedComparisons, encode_comparisons, split_kinds
@@ -67,6 +68,9 @@ def analyze(
     robust_cluster: str = "rater",
     breakdown_by: str | None = "category",
     rules: QualityRules | None = None,
+    claims: Sequence[Claim] | None = None,
+    reference_model: str | None = None,
+    alpha: float = 0.05,
 ) -> StudyAnalysis:
     """Analyse a study's votes: ratings, intervals, win rates and online Elo per question.
 
@@ -104,6 +108,13 @@ def analyze(
         Rater-quality rules (:class:`analysis.raters.QualityRules`; default thresholds when
         None). Flagged raters stay in the headline ratings; the leaderboards without them are
         in ``excluding_flagged``.
+    claims : sequence of Claim, optional
+        The study's declared comparisons (:class:`analysis.claims.Claim`); default: the
+        reference model against every other model, superiority, on every question.
+    reference_model : str, optional
+        Model of the default comparisons (default: the model with the most votes).
+    alpha : float, default 0.05
+        Family-wise error rate of the declared comparisons' verdicts (Holm).
 
     Returns
     -------
@@ -179,7 +190,30 @@ def analyze(
         raters=raters,
         agreement=agreement_by_question(all_rated),
         excluding_flagged=_excluding(result, rated, flagged, kw),
+        comparisons=claim_table(
+            result.questions,
+            _claims(claims, reference_model, all_rated),
+            alpha=alpha,
+            names=result.display_names,
+            unrated=unrated,
+            level=level,
+        ),
     )
+
+
+def _claims(
+    claims: Sequence[Claim] | None, reference: str | None, rated: pd.DataFrame
+) -> list[Claim]:
+    """The declared claims, or the reference model against every other model."""
+    if claims is not None:
+        return list(claims)
+    votes = pd.concat([rated["model_a"], rated["model_b"]]).astype(str).value_counts()
+    models = sorted(votes.index, key=lambda m: (-votes[m], m))
+    if reference is None:
+        reference = models[0]
+    elif reference not in models:
+        raise ValueError(f"reference_model {reference!r} has no votes; expected one of {models}")
+    return default_claims(models, reference)
 
 
 def decisive_questions(rated: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:

@@ -317,7 +317,7 @@ def report(
 
     if len(df) == 0:
         raise click.ClickException("There are no votes yet; nothing to report.")
-    rules = QualityRules(**load_study(study_path).quality) if study_path else None
+    study = load_study(study_path) if study_path else None
     result = analyze(
         df,
         seed=seed,
@@ -326,7 +326,9 @@ def report(
         cluster=cluster,
         latency_ms=latency,
         display_names=names,
-        rules=rules,
+        rules=QualityRules(**study.quality) if study else None,
+        claims=(study.comparisons or None) if study else None,
+        reference_model=study.reference if study else None,
     )
     if out is None:
         out = (study_path.resolve().parent if study_path else Path.cwd()) / "report"
@@ -334,6 +336,8 @@ def report(
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
         return
+    click.echo(result.comparisons_text())
+    click.echo()
     for question in result.questions:
         click.echo(result.leaderboard_text(question))
         click.echo()

@@ -49,7 +49,10 @@ STUDY_KEYS: dict[str, str] = {
     "questions": "array of tables: id, text",
     "responses": "table: tie, both_bad (both false by default: forced choice)",
     "quality": "table: rater-quality rules that flag careless raters (see docs/writing-a-study.md)",
+    "reference": "model the default comparisons set against every other model (default: the first model)",
+    "comparisons": "array of tables: a, b, claim, margin, questions (default: reference against each model)",
 }
+COMPARISON_KEYS = {"a", "b", "claim", "margin", "questions"}
 PROMPT_KEYS = {"file", "categories", "limit"}
 QUESTION_KEYS = {"id", "text", "gold"}
 RESPONSE_KEYS = {"tie", "both_bad"}
@@ -109,6 +112,11 @@ class Study:
     #: Rater-quality rules (``[quality]``), by name; analysis.raters documents each and its
     #: default.
     quality: Mapping[str, float] = field(default_factory=dict)
+    #: Model of the default comparisons (``reference``; the first model when not set).
+    reference: str = ""
+    #: Declared comparisons (``[[comparisons]]``) as analysis.claims.Claim; empty: the default,
+    #: the reference against every other model.
+    comparisons: tuple[Any, ...] = ()
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -272,6 +280,10 @@ def load_study(path: str | Path) -> Study:
     quality = _quality(path, top.get("quality", dict, "a table of rater-quality rules", {}))
 
     cards = top.get("cards", str, "a path to a folder of model cards", None)
+    reference = top.get("reference", str, "one of the study's models", models[0])
+    if reference not in models:
+        raise top.fail("reference", f"one of the study's models ({', '.join(models)})", reference)
+    raw_comparisons = top.get("comparisons", list, "an array of [[comparisons]] tables", [])
     return Study(
         name=name,
         title=top.get("title", str, "a string", name),
@@ -300,6 +312,8 @@ def load_study(path: str | Path) -> Study:
         repeat_rate=float(repeat_rate),
         gold_rate=float(gold_rate),
         consent=_consent(top),
+        reference=reference,
+        comparisons=_comparisons(path, raw_comparisons, models, [q.id for q in questions]),
     )
 
 
@@ -348,4 +362,48 @@ def _questions(path: Path, raw: list | None) -> tuple[Question, ...]:
     ids = [q.id for q in out]
     if len(set(ids)) != len(ids):
         raise StudyError(f"{path}: question ids must be unique; got {ids}.")
+    return tuple(out)
+
+
+def _comparisons(
+    path: Path, raw: list, models: list[str], question_ids: list[str]
+) -> tuple[Any, ...]:
+    """The ``[[comparisons]]`` tables as analysis.claims.Claim, each key checked."""
+    from analysis.claims import CLAIMS, MARGIN_CLAIMS, Claim
+
+    out = []
+    for i, item in enumerate(raw):
+        where = f"comparisons[{i}]."
+        if not isinstance(item, dict):
+            raise StudyError(f"{path}: key 'comparisons[{i}]' must be a table with a and b.")
+        c = _Reader(path, item, where)
+        c.check_keys(COMPARISON_KEYS)
+        pair = []
+        for side in ("a", "b"):
+            model = c.get(side, str, f"one of the study's models ({', '.join(models)})")
+            if model not in models:
+                raise c.fail(side, f"one of the study's models ({', '.join(models)})", model)
+            pair.append(model)
+        if pair[0] == pair[1]:
+            raise c.fail("b", "a model other than a", pair[1])
+        claim = c.get("claim", str, " or ".join(map(repr, CLAIMS)), "superiority")
+        if claim not in CLAIMS:
+            raise c.fail("claim", " or ".join(map(repr, CLAIMS)), claim)
+        if claim in MARGIN_CLAIMS:
+            margin = c.get("margin", (int, float), "a share of votes between 0 and 0.5, e.g. 0.05")
+            if not 0 < margin < 0.5:
+                raise c.fail("margin", "a share of votes between 0 and 0.5, e.g. 0.05", margin)
+        elif "margin" in item:
+            raise c.fail("margin", f"absent: a {claim} claim takes no margin", item["margin"])
+        else:
+            margin = 0.0
+        questions = c.get(
+            "questions", list, f"a list of question ids ({', '.join(question_ids)})", []
+        )
+        bad = [q for q in questions if q not in question_ids]
+        if bad or not all(isinstance(q, str) for q in questions):
+            raise c.fail(
+                "questions", f"a list of question ids ({', '.join(question_ids)})", questions
+            )
+        out.append(Claim(pair[0], pair[1], claim, float(margin), tuple(questions)))
     return tuple(out)

@@ -86,8 +86,8 @@ def test_report_offline_and_escaped(study, tmp_path):
     assert "Turbo &lt;vs&gt; teacher" in html
     assert "B = 150" in html and "seed 3" in html
     # Per question: ratings, difference heatmap (3 models), rating vs speed; one category only,
-    # so no per-category figure.
-    assert html.count("Plotly.newPlot") == 3 * 3
+    # so no per-category figure; one win-rate figure of the comparisons per rated question.
+    assert html.count("Plotly.newPlot") == 3 * 3 + 2
     assert 'id="breakdown' not in html
     assert html.index("Question: all questions") < html.index("Question: alignment")
     assert "Holm p" in html and "Wilson 95%" in html and "P(first wins)" in html

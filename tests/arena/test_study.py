@@ -124,3 +124,72 @@ def test_bad_prompt_rows_name_file_and_line(tmp_path: Path, name, body, needle) 
         load_prompts(path)
     assert str(path) in str(info.value)
     assert needle in str(info.value)
+
+
+TWO_QUESTIONS = (
+    BASE.replace('models = ["a", "b"]', 'models = ["a", "b", "c"]')
+    + '[[questions]]\nid = "quality"\ntext = "Which is better?"\n'
+    + '[[questions]]\nid = "alignment"\ntext = "Which matches?"\n'
+)
+
+
+def test_declared_comparisons_load_with_their_defaults(tmp_path: Path) -> None:
+    text = (
+        'reference = "b"\n'
+        + TWO_QUESTIONS
+        + (
+            '[[comparisons]]\na = "a"\nb = "c"\nclaim = "non-inferiority"\nmargin = 0.05\n'
+            'questions = ["quality"]\n[[comparisons]]\na = "b"\nb = "a"\n'
+        )
+    )
+    study = load_study(write_study(tmp_path, text))
+    assert study.reference == "b"
+    first, second = study.comparisons
+    assert (first.model_a, first.model_b, first.claim, first.margin) == (
+        "a",
+        "c",
+        "non-inferiority",
+        0.05,
+    )
+    assert first.questions == ("quality",)
+    assert (second.claim, second.margin, second.questions) == ("superiority", 0.0, ())
+    plain = load_study(write_study(tmp_path, TWO_QUESTIONS))
+    assert plain.reference == "a" and plain.comparisons == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "needles"),
+    [
+        ('a = "a"\nb = "x"', ["'comparisons[0].b'", "one of the study's models (a, b, c)", "'x'"]),
+        ('a = "a"\nb = "a"', ["'comparisons[0].b'", "a model other than a"]),
+        ('a = "a"\nb = "b"\nclaim = "better"', ["'comparisons[0].claim'", "'superiority'"]),
+        (
+            'a = "a"\nb = "b"\nclaim = "equivalence"',
+            ["'comparisons[0].margin'", "between 0 and 0.5"],
+        ),
+        (
+            'a = "a"\nb = "b"\nclaim = "non-inferiority"\nmargin = 5',
+            ["'comparisons[0].margin'", "got 5"],
+        ),
+        ('a = "a"\nb = "b"\nmargin = 0.1', ["'comparisons[0].margin'", "takes no margin"]),
+        (
+            'a = "a"\nb = "b"\nquestions = ["style"]',
+            ["'comparisons[0].questions'", "quality, alignment"],
+        ),
+        ('a = "a"\nb = "b"\nmodel = "c"', ["unknown key 'comparisons[0].model'"]),
+        ('b = "b"', ["missing key 'comparisons[0].a'"]),
+    ],
+)
+def test_a_bad_comparison_names_the_file_and_key(tmp_path: Path, table: str, needles) -> None:
+    path = write_study(tmp_path, TWO_QUESTIONS + "[[comparisons]]\n" + table + "\n")
+    with pytest.raises(StudyError) as err:
+        load_study(path)
+    message = str(err.value)
+    assert message.startswith(str(path))
+    for needle in needles:
+        assert needle in message
+
+
+def test_a_reference_outside_the_study_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(StudyError, match=r"key 'reference' must be one of the study's models"):
+        load_study(write_study(tmp_path, 'reference = "z"\n' + TWO_QUESTIONS))

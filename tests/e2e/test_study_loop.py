@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from servers import RaterClient
 
+from arena.study import load_study
 from models.cards import load_cards
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,6 +126,10 @@ def test_raters_vote_and_the_report_ranks_what_they_preferred(
 
     table = arena("report", "--study", str(study), "--out", str(out), "--bootstrap", "200")
     assert load_cards()[PREFERRED].display_name in table.stdout and "report.html" in table.stdout
+    # The terminal opens with the answers: the study's reference against every other model.
+    answers = [c["sentence"] for c in report["comparisons"]]
+    assert len(answers) == 2 * (len(load_study(study).models) - 1)
+    assert table.stdout.startswith(answers[0] + "\n")
 
     exported = tmp_path / "votes.csv"
     arena("export", "--study", str(study), "--out", str(exported))

@@ -93,6 +93,15 @@ def test_judge_driven_raters_rank_the_demo_models_in_the_judges_order(demo, aren
             "--json",
         ).stdout
     )
+    # The report opens with the study's declared comparisons, one per question: the distilled
+    # 1-step model beats the 1-step teacher the judge ranks last.
+    assert next(iter(report)) == "comparisons"
+    declared = {(c["model_a"], c["model_b"], c["question"]): c for c in report["comparisons"]}
+    assert len(declared) == 6, list(declared)
+    for question in ("quality", "alignment"):
+        row = declared[("toy-turbo-1step", WEAK, question)]
+        assert row["verdict"] == "a better", row["sentence"]
+        assert row["sentence"].startswith(f"{question}: ")
     questions = report["questions"]
     assert questions["quality"]["n_votes"] + questions["alignment"]["n_votes"] == votes
     # "all" is the mean over the questions, as the SDXL Turbo paper reports it.
