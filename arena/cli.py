@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -40,13 +40,29 @@ def _plain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             message = str(exc) or exc.__class__.__name__
             if isinstance(exc, ImportError):
-                message = (
-                    f"{message}. Generating images needs the 'generate' extra: "
-                    "pip install 't2i-arena[generate]'."
-                )
+                message = _missing_package(exc, message)
             raise click.ClickException(message) from None
 
     return wrapper
+
+
+#: The packages of the ``generate`` extra (pyproject.toml): only these are its fault.
+_GENERATE_EXTRA = frozenset(
+    {"torch", "diffusers", "transformers", "accelerate", "safetensors", "peft"}
+)
+
+
+def _missing_package(exc: ImportError, message: str) -> str:
+    """Say which package to install: the ``generate`` extra only for its own packages."""
+    package = (exc.name or "").split(".")[0]
+    if package in _GENERATE_EXTRA:
+        return (
+            f"{message}. Generating images needs the 'generate' extra: "
+            "pip install 't2i-arena[generate]'."
+        )
+    if package:
+        return f"{message}. Install the package '{package}': pip install {package}."
+    return f"{message}."
 
 
 study_option = click.option(
@@ -224,38 +240,43 @@ def serve(study_path: Path, database: str | None, host: str, port: int) -> None:
 
 
 # ----------------------------------------------------------------------------- report / export
-def _comparisons(
-    study_path: Path | None, comparisons: Path | None, database: str | None
-) -> tuple[Any, str, dict[str, float] | None]:
-    import pandas as pd
+class _Votes(NamedTuple):
+    """What ``report`` and ``export`` analyse: the comparisons and what goes with them."""
+
+    frame: Any  # pandas.DataFrame (pandas is imported by the commands, not at start-up)
+    title: str
+    latency: dict[str, float] | None
+    names: dict[str, str]
+
+
+def _comparisons(study_path: Path | None, comparisons: Path | None, database: str | None) -> _Votes:
+    """The votes of a study's database or of a comparisons file (arena.comparisons_io)."""
+    from arena.comparisons_io import display_names, read_comparisons
 
     if (study_path is None) == (comparisons is None):
         raise click.UsageError("Give exactly one of --study or --comparisons.")
     if comparisons is not None:
-        if not comparisons.is_file():
-            raise click.ClickException(f"{comparisons}: comparisons file not found.")
-        if comparisons.suffix.lower() == ".parquet":
-            df = pd.read_parquet(comparisons)
-        else:
-            df = pd.read_csv(comparisons, dtype={"rater": str, "prompt": str})
-        return df, comparisons.stem, None
+        df = read_comparisons(comparisons)
+        return _Votes(df, comparisons.stem, None, display_names(df, comparisons))
     from arena.store import Store
 
     study = _open_study(study_path, database)
     store = Store.open(study.database_url)
-    return store.comparisons(study.name), study.title, store.latencies(study.name)
+    return _Votes(
+        store.comparisons(study.name),
+        study.title,
+        store.latencies(study.name),
+        _display_names(study, store),
+    )
 
 
-def _display_names(study_path: Path) -> dict[str, str]:
-    """Card display names of the study's models (cards that no longer load are left out)."""
-    from models.cards import CardError, load_cards
+def _display_names(study: Study, store: Any) -> dict[str, str]:
+    """Display names stored at ingest; for a study ingested before they were stored (schema
+    revision 0005), those of today's cards, as earlier versions showed."""
+    from arena.ingest import card_display_names
 
-    study = load_study(study_path)
-    try:
-        cards = load_cards(study.cards_dir)
-    except CardError:
-        return {}
-    return {m: cards[m].display_name for m in study.models if m in cards}
+    stored = store.display_names(study.name)
+    return card_display_names(study) if stored is None else stored
 
 
 @cli.command()
@@ -270,7 +291,8 @@ def _display_names(study_path: Path) -> dict[str, str]:
     "--comparisons",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Analyse a comparisons file (CSV or Parquet with docs/design.md's columns) instead.",
+    help="Analyse a comparisons file (.csv, .jsonl/.ndjson or .parquet; docs/design.md's "
+    "columns) instead.",
 )
 @database_option
 @click.option(
@@ -311,8 +333,7 @@ def report(
     as_json: bool,
 ) -> None:
     """Rate the models from the votes; write report.html and CSV files."""
-    df, title, latency = _comparisons(study_path, comparisons, database)
-    names = _display_names(study_path) if study_path else None
+    df, title, latency, names = _comparisons(study_path, comparisons, database)
     from analysis.report import QualityRules, analyze, write_report
 
     if len(df) == 0:
@@ -352,18 +373,17 @@ def report(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Output file: .csv or .parquet.",
+    help="Output file: .csv, .jsonl/.ndjson or .parquet.",
 )
 @_plain_errors
 def export(study_path: Path, database: str | None, out: Path) -> None:
     """Write the study's votes as a comparisons file (one row per vote)."""
-    df, _, _ = _comparisons(study_path, None, database)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        df.to_parquet(out, index=False)
-    else:
-        df.to_csv(out, index=False)
-    click.echo(f"{len(df)} votes written to {out}")
+    from arena.comparisons_io import check_suffix, with_display_names, write_comparisons
+
+    check_suffix(out)  # refuse an unsupported file before reading the database
+    votes = _comparisons(study_path, None, database)
+    write_comparisons(with_display_names(votes.frame, votes.names), out)
+    click.echo(f"{len(votes.frame)} votes written to {out}")
 
 
 # ----------------------------------------------------------------------------- plan

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from arena.prompts import Prompt
     from arena.study import Study
 
-__all__ = ["IngestError", "IngestSummary", "ingest"]
+__all__ = ["IngestError", "IngestSummary", "card_display_names", "ingest"]
 
 _FORMATS = ("PNG", "JPEG", "WEBP")
 _SHOWN_PROBLEMS = 10
@@ -144,6 +144,10 @@ def _validate(study: Study, prompts: Sequence[Prompt], entries: Sequence[Any]) -
 def ingest(store: Store, study: Study, prompts: Sequence[Prompt]) -> IngestSummary:
     """Check the study's image set and load study, models, prompts and images.
 
+    The display names of the study's model cards are stored with the study (``studies.
+    display_names``), so that reports show the names the study ran with even after a card is
+    edited or deleted.
+
     Parameters
     ----------
     store
@@ -173,10 +177,11 @@ def ingest(store: Store, study: Study, prompts: Sequence[Prompt]) -> IngestSumma
     problems = _validate(study, prompts, entries)
     if problems:
         raise IngestError(_message(manifest, problems))
+    names = card_display_names(study)  # read before the write lock is taken
     with store.begin(write=True) as conn:
         # The spoiled copies of gold trials join as images of a reserved model (arena.gold).
         gold = spoiled_entries(study, entries)
-        problems, new_prompts, new_images = _write(conn, study, prompts, [*entries, *gold])
+        problems, new_prompts, new_images = _write(conn, study, prompts, [*entries, *gold], names)
         if problems:
             # Raising inside the transaction rolls back everything written so far.
             raise IngestError(_message(manifest, problems))
@@ -191,6 +196,22 @@ def ingest(store: Store, study: Study, prompts: Sequence[Prompt]) -> IngestSumma
         new_prompts=new_prompts,
         new_images=new_images,
     )
+
+
+def card_display_names(study: Study) -> dict[str, str]:
+    """The display names the study's model cards give today, by model id.
+
+    Models without a card (images from another source) get no entry. A card folder that does
+    not load gives none at all: serving needs no cards, so a broken unrelated card must not
+    stop it (``arena models validate`` names the problem).
+    """
+    from models.cards import CardError, load_cards
+
+    try:
+        cards = load_cards(study.cards_dir)
+    except (CardError, OSError):
+        return {}
+    return {m: cards[m].display_name for m in study.models if m in cards}
 
 
 def _message(manifest: Path, problems: list[str]) -> str:
@@ -215,15 +236,25 @@ def _insert_missing(conn: Connection, table: type, key: str, rows: list[dict[str
 
 
 def _write(
-    conn: Connection, study: Study, prompts: Sequence[Prompt], entries: Sequence[Any]
+    conn: Connection,
+    study: Study,
+    prompts: Sequence[Prompt],
+    entries: Sequence[Any],
+    names: dict[str, str],
 ) -> tuple[list[str], int, int]:
-    """Upsert everything; returns conflicts with stored rows and the numbers of new rows."""
+    """Upsert everything; returns conflicts with stored rows and the numbers of new rows.
+
+    ``names``: the cards' display names, merged into those stored with the study."""
     problems: list[str] = []
     _insert_missing(conn, StudyRow, "name", [{"name": study.name, "title": study.title}])
     sid = conn.scalar(select(StudyRow.id).where(StudyRow.name == study.name))
     # The update also locks the study's row until commit, so a second ingest of this study
     # (another server starting) waits here and then reads the prompts and images this one wrote.
     conn.execute(update(StudyRow).where(StudyRow.id == sid).values(title=study.title))
+    stored_names = conn.scalar(select(StudyRow.display_names).where(StudyRow.id == sid))
+    # Names of models whose card is gone now stay as stored: the study's votes still need them.
+    merged = {**(stored_names or {}), **names}
+    conn.execute(update(StudyRow).where(StudyRow.id == sid).values(display_names=merged))
 
     # Model ids are shared by studies: servers of two studies may insert the same ones at once.
     # Sorted, so that two such inserts take their row locks in one order (no deadlock).

@@ -1,4 +1,5 @@
-"""Read-only queries that feed :mod:`analysis`: the comparisons frame and model latencies."""
+"""Read-only queries that feed :mod:`analysis`: the comparisons frame, model latencies and the
+display names stored at ingest."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from arena.store.schema import (
     VoteRow,
 )
 
-__all__ = ["COMPARISON_COLUMNS", "OUTCOMES", "comparisons", "latencies"]
+__all__ = ["COMPARISON_COLUMNS", "OUTCOMES", "comparisons", "display_names", "latencies"]
 
 #: The Comparisons DataFrame contract of docs/design.md, in order; its consumer, ``analysis``,
 #: owns the definition (arena may import analysis, never the reverse).
@@ -95,3 +96,13 @@ def latencies(conn: Connection, study_name: str) -> dict[str, float]:
         .order_by(ModelRow.name)
     ).all()
     return {name: float(mean) for name, mean in rows if mean is not None}
+
+
+def display_names(conn: Connection, study_name: str) -> dict[str, str] | None:
+    """Display name per model as the cards said when the study was last ingested.
+
+    None when the study was ingested before names were stored (revision 0005) or is not in the
+    database: the caller then has nothing better than today's cards.
+    """
+    stored = conn.scalar(select(StudyRow.display_names).where(StudyRow.name == study_name))
+    return None if stored is None else {str(k): str(v) for k, v in stored.items()}

@@ -64,6 +64,9 @@ class StudyRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     title: Mapped[str] = mapped_column(String(500), default="")
+    #: Model id -> the display name its card had when the study was last ingested, so a report
+    #: does not depend on today's cards. None: ingested before revision 0005 (never recorded).
+    display_names: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

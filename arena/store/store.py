@@ -445,6 +445,11 @@ class Store:
         with self.begin() as conn:
             return frames.latencies(conn, study_name)
 
+    def display_names(self, study_name: str) -> dict[str, str] | None:
+        """Display names stored at ingest (None: none stored, see :func:`frames.display_names`)."""
+        with self.begin() as conn:
+            return frames.display_names(conn, study_name)
+
 
 _Made = tuple[Catalog, tuple, CellTable] | None
 

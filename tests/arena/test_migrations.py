@@ -296,3 +296,35 @@ def test_sqlite_foreign_keys_are_off_only_while_migrating(url, tmp_path) -> None
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         store.close()
+
+
+def _study_columns(engine: Engine) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns("studies")}
+
+
+def test_revision_0005_adds_display_names_and_keeps_every_vote(db_url) -> None:
+    """0005 alters ``studies``, which every table references with ON DELETE CASCADE: on SQLite
+    its downgrade copies the table, and the study's trials and votes must survive both ways."""
+    engine = make_engine(db_url)
+    release.Base.metadata.create_all(engine)
+    _fill_release(engine)
+    upgrade(engine, "0004")
+    assert "display_names" not in _study_columns(engine)
+    upgrade(engine)
+    assert "display_names" in _study_columns(engine)
+    engine.dispose()
+    store = Store.open(db_url)
+    try:
+        assert store.display_names("old") is None  # never recorded: the report uses the cards
+        _check_release_data(store)
+    finally:
+        store.close()
+    engine = make_engine(db_url)
+    downgrade(engine, "0004")
+    assert "display_names" not in _study_columns(engine)
+    engine.dispose()
+    store = Store.open(db_url)
+    try:
+        _check_release_data(store)
+    finally:
+        store.close()
