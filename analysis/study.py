@@ -37,6 +37,9 @@ from analysis.result import ALL, ExcludingFlagged, QuestionAnalysis, StudyAnalys
 from analysis.robust import position_effect, robust_fit
 from analysis.separation import reachability, reference_models, win_graph
 
+#: The ``set_aside`` key of rated votes that compare a model with itself (not rated).
+SELF_COMPARISON = "self-comparison"
+
 
 def _point_reach(counts: ComparisonCounts, tie_mode: str) -> np.ndarray:
     design = pair_design(counts.n_models)
@@ -150,6 +153,16 @@ def analyze(
             "expected at least one rated vote"
         )
     rules = rules or QualityRules()
+    # A model against itself says nothing about which model is better, and would count twice
+    # in its own row of the count tensor.
+    same = (rated["model_a"].astype(str) == rated["model_b"].astype(str)).to_numpy()
+    if same.any():
+        rated = rated.loc[~same]
+        if len(rated) == 0:
+            raise ValueError(
+                f"every rated vote ({int(same.sum())}) compares a model with itself; "
+                "expected votes between two different models"
+            )
     all_rated = rated
     rated, unrated = decisive_questions(rated)
     if len(rated) == 0:
@@ -177,7 +190,8 @@ def analyze(
     settings = {
         **result.settings,
         "votes_by_kind": kinds,
-        "set_aside": {k: n for k, n in kinds.items() if k != RATED_KIND},
+        "set_aside": {k: n for k, n in kinds.items() if k != RATED_KIND}
+        | ({SELF_COMPARISON: int(same.sum())} if same.any() else {}),
         "unrated_questions": unrated,
         "quality_rules": asdict(rules),
         "majority_threshold": majority_threshold(raters, rules),

@@ -200,3 +200,18 @@ def test_fit_test_is_silent_on_transitive_votes_and_rejects_a_cycle():
 def test_two_models_leave_nothing_for_the_fit_to_test():
     t = run(votes([("a", "b", 60, 40)]), [Claim("a", "b")]).comparisons
     assert t.loc[0, "fit_df"] == 0 and np.isnan(t.loc[0, "fit_p_value"])
+
+
+def test_a_model_against_itself_is_set_aside_not_counted():
+    df = votes([("turbo", "base", 60, 40), ("turbo", "lcm", 50, 50)])
+    mirror = df.head(30).assign(model_b=df.head(30)["model_a"])
+    with_self = analyze(pd.concat([df, mirror]), n_boot=30, seed=1, elo_orders=0)
+    plain = analyze(df, n_boot=30, seed=1, elo_orders=0)
+    assert with_self.settings["set_aside"]["self-comparison"] == 30
+    assert with_self.settings["n_votes"] == plain.settings["n_votes"] == len(df)
+    np.testing.assert_array_equal(
+        with_self.questions["quality"].counts.table, plain.questions["quality"].counts.table
+    )
+    assert "30 self-comparison votes" in with_self.quality_text()
+    with pytest.raises(ValueError, match="compares a model with itself"):
+        analyze(mirror, n_boot=30, elo_orders=0)
