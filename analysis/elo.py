@@ -9,11 +9,12 @@ variants are provided:
 * ``sdxl_turbo`` — the SDXL Turbo / ADD paper (Sauer et al. 2023): ``K = 1``, ratings averaged
   over 1000 random orders of the votes (seeded here).
 
-Ties score 0.5 for each side. ``both_bad`` votes are skipped unless ``both_bad_as_tie`` (FastChat
-counts "tie (bothbad)" as a tie). Use :func:`analysis.bt.bt_ratings` for order-free ratings.
+Ties score 0.5 for each side. ``both_bad`` votes score as ties in ``fastchat`` (FastChat counts
+"tie (bothbad)" as a tie) and are skipped in ``sdxl_turbo``; ``both_bad_as_tie`` chooses either.
+Use :func:`analysis.bt.bt_ratings` for order-free ratings.
 
-Elo is sequential by definition, so the only loop over votes in ``analysis`` lives here; the
-shuffled variant runs all orders at once, one vectorised update per position.
+Elo is sequential by definition, so the only loops over votes in ``analysis`` live here and in
+the compiled kernel of the shuffled variant (:mod:`analysis.elo_kernel`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.bootstrap import as_generator
+from analysis.elo_kernel import given_order, pack_votes, shuffled_elo
 from analysis.frame import A_WINS, B_WINS, BOTH_BAD, TIE, EncodedComparisons, encode_comparisons
 from analysis.types import FloatArray
 
@@ -33,8 +35,6 @@ ELO_VARIANTS: dict[str, dict[str, float]] = {
     "fastchat": {"k": 4.0, "n_orders": 0},
     "sdxl_turbo": {"k": 1.0, "n_orders": 1000},
 }
-# Entries of the (votes x orders) permutation block held at once (int32: 32 MB).
-_PERM_BUDGET = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -78,52 +78,6 @@ class EloRatings:
         return dict(zip(self.models, self.ratings.tolist(), strict=True))
 
 
-def _sequential(
-    a: list[int], b: list[int], s: list[float], m: int, k: float, base: float, scale: float
-) -> FloatArray:
-    r = [base] * m
-    for ia, ib, sa in zip(a, b, s, strict=True):
-        ea = 1.0 / (1.0 + 10.0 ** ((r[ib] - r[ia]) / scale))
-        delta = k * (sa - ea)
-        r[ia] += delta
-        r[ib] -= delta
-    return np.asarray(r)
-
-
-def _shuffled(
-    a: np.ndarray,
-    b: np.ndarray,
-    s: np.ndarray,
-    m: int,
-    k: float,
-    base: float,
-    scale: float,
-    n_orders: int,
-    rng: np.random.Generator,
-) -> FloatArray:
-    n = len(a)
-    # As many orders per block as fit the permutation budget: per-step cost is numpy call
-    # overhead, so wide blocks are nearly free while narrow ones multiply the Python loop.
-    width = int(max(1, min(n_orders, _PERM_BUDGET // max(n, 1))))
-    ln10 = np.log(10.0) / scale
-    finals = []
-    for start in range(0, n_orders, width):
-        block = min(width, n_orders - start)
-        perm = rng.permuted(np.tile(np.arange(n, dtype=np.int32)[:, None], (1, block)), axis=0)
-        r = np.full(block * m, base)
-        off = np.arange(block) * m
-        for t in range(n):
-            p = perm[t]
-            fa = a[p] + off
-            fb = b[p] + off
-            ra, rb = r[fa], r[fb]
-            delta = k * (s[p] - 1.0 / (1.0 + np.exp((rb - ra) * ln10)))
-            r[fa] += delta
-            r[fb] -= delta
-        finals.append(r.reshape(block, m))
-    return np.concatenate(finals, axis=0)
-
-
 def elo_ratings(
     comparisons: pd.DataFrame | EncodedComparisons,
     *,
@@ -134,7 +88,7 @@ def elo_ratings(
     scale: float = 400.0,
     seed: int | np.random.Generator | None = 0,
     mask: np.ndarray | None = None,
-    both_bad_as_tie: bool = False,
+    both_bad_as_tie: bool | None = None,
 ) -> EloRatings:
     """Online Elo ratings over the votes, in the given order or averaged over shuffled orders.
 
@@ -154,8 +108,9 @@ def elo_ratings(
         Randomness for the shuffles.
     mask : ndarray of bool, optional
         Subset of votes to use.
-    both_bad_as_tie : bool, default False
-        Score ``both_bad`` as a tie (FastChat) instead of skipping it.
+    both_bad_as_tie : bool, optional
+        Score ``both_bad`` as a tie instead of skipping it. Default: True for ``fastchat``
+        (FastChat scores "tie (bothbad)" as a tie), False otherwise.
 
     Returns
     -------
@@ -181,6 +136,8 @@ def elo_ratings(
         if isinstance(comparisons, EncodedComparisons)
         else encode_comparisons(comparisons)
     )
+    if both_bad_as_tie is None:
+        both_bad_as_tie = variant == "fastchat"
     keep = enc.outcome != BOTH_BAD if not both_bad_as_tie else np.ones(enc.n_votes, dtype=bool)
     if mask is not None:
         keep &= np.asarray(mask, dtype=bool)
@@ -189,11 +146,11 @@ def elo_ratings(
     m = len(enc.models)
     rng = as_generator(seed)
     if orders <= 0 or len(a) == 0:
-        r = _sequential(a.tolist(), b.tolist(), score.tolist(), m, k_, base, scale)
+        r = given_order(pack_votes(a, b, score), m, k_, base, scale)
         spread = np.zeros(m)
         orders = 0
     else:
-        finals = _shuffled(a, b, score, m, k_, base, scale, orders, rng)
+        finals = shuffled_elo(a, b, score, m, k_, base, scale, orders, rng)
         r, spread = finals.mean(axis=0), finals.std(axis=0)
     is_preset = k is None and n_orders is None
     return EloRatings(

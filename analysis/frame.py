@@ -152,6 +152,19 @@ def _factorize(values: pd.Series) -> tuple[IntArray, tuple[str, ...]]:
     return codes.astype(np.int64, copy=False), tuple(str(u) for u in uniques)
 
 
+def factorize(values: pd.Series) -> tuple[IntArray, tuple[str, ...]]:
+    """Integer codes of a text or categorical column and its sorted labels (no string copies)."""
+    return _factorize(values)
+
+
+def same_values(left: pd.Series, right: pd.Series) -> np.ndarray:
+    """Rows where two text or categorical columns hold the same label, without string copies."""
+    codes_l, labels_l = _factorize(left)
+    codes_r, labels_r = _factorize(right)
+    pos = pd.Index(list(labels_l)).get_indexer(list(labels_r))
+    return pos[codes_r] == codes_l
+
+
 def _categorical_codes(values: pd.Series) -> tuple[IntArray, tuple[str, ...]]:
     cats = np.asarray(values.cat.categories.astype(str))
     order = np.argsort(cats, kind="stable")

@@ -25,7 +25,14 @@ from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings, pair
 from analysis.claims import Claim, claim_table, default_claims
 from analysis.counts import ComparisonCounts, count_comparisons
 from analysis.elo import elo_ratings
-from analysis.frame import RATED_KIND, EncodedComparisons, encode_comparisons, split_kinds
+from analysis.frame import (
+    RATED_KIND,
+    EncodedComparisons,
+    encode_comparisons,
+    factorize,
+    same_values,
+    split_kinds,
+)
 from analysis.raters import (
     QualityRules,
     flag_counts,
@@ -36,6 +43,20 @@ from analysis.raters import (
 from analysis.result import ALL, ExcludingFlagged, QuestionAnalysis, StudyAnalysis
 from analysis.robust import position_effect, robust_fit
 from analysis.separation import reachability, reference_models, win_graph
+
+#: Vote updates (votes × shuffled orders) the SDXL Turbo online Elo may spend: about 0.4 s of the
+#: compiled kernel on two cores (benchmarks/analysis_speed.py).
+ELO_BUDGET = 60_000_000
+#: Fewest shuffled orders averaged when the budget caps them.
+MIN_ELO_ORDERS = 10
+
+
+def elo_orders_within(requested: int, n_votes: int, budget: int = ELO_BUDGET) -> int:
+    """Shuffled orders to average: ``requested``, or fewer (at least 10) to fit ``budget``."""
+    if requested <= 0 or requested * max(n_votes, 1) <= budget:
+        return max(requested, 0)
+    return max(MIN_ELO_ORDERS, min(requested, budget // max(n_votes, 1)))
+
 
 #: The ``set_aside`` key of rated votes that compare a model with itself (not rated).
 SELF_COMPARISON = "self-comparison"
@@ -71,6 +92,7 @@ def analyze(
     robust_cluster: str = "rater",
     breakdown_by: str | None = "category",
     rules: QualityRules | None = None,
+    elo_budget: int = ELO_BUDGET,
     claims: Sequence[Claim] | None = None,
     reference_model: str | None = None,
     alpha: float = 0.05,
@@ -99,7 +121,12 @@ def analyze(
     level : float, default 0.95
         Interval coverage.
     elo_orders : int, default 1000
-        Shuffled orders of the SDXL Turbo online-Elo variant (0 skips it).
+        Shuffled orders of the SDXL Turbo online-Elo variant (0 skips it). At most
+        ``elo_budget`` vote updates are spent on it: with more votes than
+        ``elo_budget / elo_orders`` it averages fewer orders (at least 10), and the settings say
+        how many (``elo_orders_used``).
+    elo_budget : int, default 60,000,000
+        Vote updates (votes × orders) the shuffled online Elo may take (about 0.4 s on two cores).
     ridge : float, default 1e-6
         Ridge of the Bradley–Terry fits.
     robust_cluster : {"rater", "prompt", "rater+prompt", "vote", "model"}, default "rater"
@@ -155,7 +182,7 @@ def analyze(
     rules = rules or QualityRules()
     # A model against itself says nothing about which model is better, and would count twice
     # in its own row of the count tensor.
-    same = (rated["model_a"].astype(str) == rated["model_b"].astype(str)).to_numpy()
+    same = same_values(rated["model_a"], rated["model_b"])
     if same.any():
         rated = rated.loc[~same]
         if len(rated) == 0:
@@ -180,7 +207,7 @@ def analyze(
         "display_names": display_names,
         "anchor": anchor,
         "level": level,
-        "elo_orders": elo_orders,
+        "elo_orders": elo_orders_within(elo_orders, len(rated), elo_budget),
         "ridge": ridge,
         "robust_cluster": robust_cluster,
     }
@@ -193,11 +220,19 @@ def analyze(
         "set_aside": {k: n for k, n in kinds.items() if k != RATED_KIND}
         | ({SELF_COMPARISON: int(same.sum())} if same.any() else {}),
         "unrated_questions": unrated,
+        "elo_orders_requested": elo_orders,
+        "elo_budget": elo_budget,
         "quality_rules": asdict(rules),
         "majority_threshold": majority_threshold(raters, rules),
         "n_flagged": len(flagged),
         "flag_counts": flag_counts(raters),
     }
+    used = settings["elo_orders_used"]
+    if 0 < used < elo_orders:
+        settings["elo_sdxl_turbo"] += (
+            f"; fewer than the {elo_orders} asked for, because {len(rated):,} votes × "
+            f"{elo_orders} orders exceed the budget of {elo_budget:,} vote updates"
+        )
     return replace(
         result,
         settings=settings,
@@ -221,8 +256,12 @@ def _claims(
     """The declared claims, or the reference model against every other model."""
     if claims is not None:
         return list(claims)
-    votes = pd.concat([rated["model_a"], rated["model_b"]]).astype(str).value_counts()
-    models = sorted(votes.index, key=lambda m: (-votes[m], m))
+    votes: dict[str, int] = {}
+    for side in ("model_a", "model_b"):
+        codes, labels = factorize(rated[side])
+        for label, n in zip(labels, np.bincount(codes, minlength=len(labels)), strict=True):
+            votes[label] = votes.get(label, 0) + int(n)
+    models = sorted(votes, key=lambda m: (-votes[m], m))
     if reference is None:
         reference = models[0]
     elif reference not in models:
@@ -252,11 +291,13 @@ def decisive_questions(rated: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str
     Bradley–Terry strengths are not identified (the likelihood is flat in every direction but the
     tie parameter), so it gets no ratings rather than a singular fit.
     """
-    outcome = rated["outcome"].astype(str)
-    decisive = outcome.isin(["a", "b"]).groupby(rated["question"]).any()
+    q_codes, q_labels = factorize(rated["question"])
+    is_decisive = rated["outcome"].isin(["a", "b"]).to_numpy()
+    decisive = np.bincount(q_codes, weights=is_decisive, minlength=len(q_labels)) > 0
     unrated = {}
-    for question in decisive.index[~decisive.to_numpy()]:
-        here = outcome[rated["question"] == question]
+    for qi in np.flatnonzero(~decisive):
+        question = q_labels[qi]
+        here = rated["outcome"][q_codes == qi].astype(str)
         ties, bad = int((here == "tie").sum()), int((here == "both_bad").sum())
         unrated[str(question)] = f"no decisive vote ({ties} ties, {bad} both bad)"
     if not unrated:
@@ -391,8 +432,12 @@ def _analyze_rated(
         "questions": list(enc.labels("question")),
         "breakdown_by": breakdown_by,
         "combine": "mean over questions of per-question ratings (Sauer et al. 2023)",
-        "elo_online": "FastChat online Elo, K=4, votes in the given order (order-dependent)",
-        "elo_sdxl_turbo": f"online Elo, K=1, mean over {elo_orders} shuffled orders (seed {seed})",
+        "elo_online": "FastChat online Elo, K=4, votes in the given order (order-dependent); "
+        "both bad scored as a tie, as FastChat does",
+        "elo_sdxl_turbo": f"online Elo, K=1, mean over {elo_orders} shuffled orders (seed {seed})"
+        if elo_orders > 0
+        else "not computed",
+        "elo_orders_used": elo_orders,
         "win_rate_ties": "excluded",
         "interval": "percentile bootstrap",
         "rank_interval": "simultaneous, max-|t| over bootstrap replicates (Klein et al. 2020)",

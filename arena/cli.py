@@ -7,7 +7,6 @@ quickly and serving works without the ``generate`` extra.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -306,6 +305,14 @@ def _display_names(study: Study, store: Any) -> dict[str, str]:
     "--bootstrap", "n_boot", default=1000, show_default=True, help="Bootstrap replicates."
 )
 @click.option(
+    "--elo-orders",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Shuffled orders of the SDXL Turbo online Elo (0 skips it; fewer when votes × orders "
+    "exceed 60,000,000 updates, and the report says how many).",
+)
+@click.option(
     "--ties",
     type=click.Choice(["davidson", "half", "exclude"]),
     default="davidson",
@@ -331,6 +338,7 @@ def report(
     ties: str,
     cluster: str,
     as_json: bool,
+    elo_orders: int,
 ) -> None:
     """Rate the models from the votes; write report.html and CSV files."""
     df, title, latency, names = _comparisons(study_path, comparisons, database)
@@ -350,12 +358,13 @@ def report(
         rules=QualityRules(**study.quality) if study else None,
         claims=(study.comparisons or None) if study else None,
         reference_model=study.reference if study else None,
+        elo_orders=elo_orders,
     )
     if out is None:
         out = (study_path.resolve().parent if study_path else Path.cwd()) / "report"
     files = write_report(result, out, title=title)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+        click.echo(files.json.read_text(encoding="utf-8"))  # computed once, written by the report
         return
     click.echo(result.comparisons_text())
     click.echo()
@@ -363,6 +372,7 @@ def report(
         click.echo(result.leaderboard_text(question))
         click.echo()
     click.echo(result.quality_text())
+    click.echo(f"Online Elo, SDXL Turbo variant: {result.settings['elo_sdxl_turbo']}.")
     click.echo(f"Report: {files.html}")
 
 

@@ -8,13 +8,20 @@ and refits for each replicate (the textbook bootstrap); it runs only a few repli
 time is extrapolated linearly to the full count — printed as such.
 
 Run:  .venv/bin/python benchmarks/analysis_speed.py  [--votes 1000000 --ref-reps 3]
+
+``--command`` times the whole ``arena report --comparisons FILE --json`` process instead (a
+subprocess on the same study written as ``--format`` csv or parquet): wall seconds and the
+child's peak RSS, once per ``--repeats`` (the first run of a fresh install also compiles the
+online-Elo kernel; later runs load it from numba's cache).
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -117,6 +124,38 @@ def run(
     }
 
 
+def whole_command(df, fmt: str, repeats: int) -> list[tuple[float, float]]:
+    """Wall seconds and peak RSS (MiB) of ``arena report --comparisons FILE --json`` runs."""
+    arena = Path(sys.executable).with_name("arena")
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"votes.{fmt}"
+        if fmt == "parquet":
+            df.to_parquet(path, index=False)
+        else:
+            df.to_csv(path, index=False)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            cmd = [str(arena), "report", "--comparisons", str(path), "--json"]
+            proc = subprocess.run(
+                [*cmd, "--out", str(Path(tmp) / "report")], capture_output=True, text=True
+            )
+            wall = time.perf_counter() - t0
+            if proc.returncode != 0:
+                raise SystemExit(f"arena report failed: {proc.stderr.strip()}")
+            # RUSAGE_CHILDREN holds the largest child so far: each run is at least as big.
+            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            out.append((wall, rss))
+        import json
+
+        settings = json.loads(proc.stdout)["settings"]
+        print(
+            f"online Elo (SDXL Turbo variant): {settings['elo_orders_used']} orders of "
+            f"{settings['elo_orders_requested']} asked for"
+        )
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--votes", type=int, default=1_000_000)
@@ -128,7 +167,18 @@ def main() -> None:
     p.add_argument("--ref-reps", type=int, default=3, help="reference replicates actually run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=3, help="timed repetitions (best is shown)")
+    p.add_argument("--command", action="store_true", help="time the whole arena report process")
+    p.add_argument("--format", choices=("csv", "parquet"), default="parquet")
     a = p.parse_args()
+    if a.command:
+        df = make_study(a.votes, a.models, a.raters, a.prompts, a.questions, a.seed)
+        print(
+            f"arena report --comparisons votes.{a.format} --json: {len(df)} votes, {a.models} "
+            f"models, {a.raters} raters, {a.questions} questions (defaults: B=1000, 1000 orders)"
+        )
+        for k, (wall, rss) in enumerate(whole_command(df, a.format, a.repeats), start=1):
+            print(f"run {k}: {wall:.2f} s wall, peak RSS so far {rss:.0f} MiB")
+        return
     r = run(
         a.votes, a.models, a.raters, a.prompts, a.questions, a.boot, a.ref_reps, a.seed, a.repeats
     )

@@ -302,3 +302,29 @@ def test_parquet_without_pyarrow_names_the_package(voted: Study, tmp_path: Path)
         f"Error: {out}: reading Parquet files needs the package 'pyarrow', which is not "
         "installed: pip install pyarrow (or use a .csv or .jsonl file).\n",
     )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_ids_that_look_like_numbers_stay_text(tmp_path: Path, suffix: str) -> None:
+    from arena.comparisons_io import read_comparisons
+
+    row = {
+        "model_a": "1",
+        "model_b": "02",
+        "outcome": "a",
+        "rater": "007",
+        "prompt": "12",
+        "category": "0",
+        "question": "quality",
+        "kind": "2afc",
+        "decision_ms": 900,
+        "seed": 0,
+    }
+    path = tmp_path / f"votes{suffix}"
+    if suffix == ".csv":
+        path.write_text(",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n")
+    else:
+        path.write_text(json.dumps(row) + "\n")
+    got = read_comparisons(path).iloc[0]
+    for column in ("model_a", "model_b", "rater", "prompt", "category"):
+        assert str(got[column]) == row[column], column
