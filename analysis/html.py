@@ -20,7 +20,13 @@ from plotly.offline import get_plotlyjs
 from analysis import html_tables as ht
 from analysis.html_claims import comparisons_html
 from analysis.html_raters import exclusion_warning, raters_html
-from analysis.plots import breakdown_figure, difference_figure, latency_figure, ratings_figure
+from analysis.plots import (
+    breakdown_figure,
+    difference_figure,
+    latency_figure,
+    left_out,
+    ratings_figure,
+)
 
 if TYPE_CHECKING:
     from analysis.result import QuestionAnalysis, StudyAnalysis
@@ -33,7 +39,11 @@ body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:
 line-height:1.45}
 table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0 1.2rem;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .7rem;text-align:right;white-space:nowrap}
-th{background:#f3f3f3}
+th{background:#f3f3f3;white-space:normal;vertical-align:bottom}
+.wide{overflow-x:auto;max-width:100%}
+table.pairs td:first-child,table.diffs td:first-child,table.leaderboard td:nth-child(2),
+table.claims td:nth-child(2),table.claims td:nth-child(6),table.claims td:nth-child(8),
+table.compare td:first-child{white-space:normal;min-width:9rem;overflow-wrap:anywhere}
 table.leaderboard td:nth-child(2),table.leaderboard th:nth-child(2),table.leaderboard td:last-child,
 table.pairs td:first-child,table.pairs th:first-child,table.diffs td:first-child,
 table.diffs th:first-child{text-align:left}
@@ -43,11 +53,12 @@ table.raters td:nth-child(2){white-space:normal}
 h2{border-top:2px solid #444;padding-top:1rem;margin-top:2.2rem}
 h3{margin-bottom:.3rem}
 .lede{color:#444}
-nav a{margin-right:1rem}
+nav{display:flex;flex-wrap:wrap;gap:.2rem 1rem}
 .headline{border:1px solid #ddd;border-radius:6px;padding:.2rem 1rem;margin:.8rem 0}
 .cols{display:flex;gap:2rem;flex-wrap:wrap}.cols>div{flex:1 1 320px}
 .headline h4{margin:.4rem 0 .2rem;color:#555;font-weight:600}
 .warn{background:#fff4e5;border-left:4px solid #e08a00;padding:.6rem 1rem;margin:1rem 0}
+.note{color:#555;font-size:.9rem;margin:.2rem 0 1rem}
 .methods{background:#f6f6f6;padding:.5rem 1rem;border-radius:4px}
 """
 
@@ -167,6 +178,7 @@ def _question_html(analysis: StudyAnalysis, q: QuestionAnalysis, k: int) -> str:
         _figure_html(
             ratings_figure(q.leaderboard, title=f"Ratings — {label}", level=level), f"ratings{k}"
         ),
+        ht.left_out_note(left_out(q.leaderboard)),
         "<h3>Head to head (vote counts)</h3>",
         ht.head_to_head_html(q, names, level),
     ]
@@ -199,7 +211,11 @@ def _question_html(analysis: StudyAnalysis, q: QuestionAnalysis, k: int) -> str:
             question=label,
         )
         if fig is not None:
-            parts += ["<h3>Quality against speed</h3>", _figure_html(fig, f"latency{k}")]
+            parts += [
+                "<h3>Quality against speed</h3>",
+                _figure_html(fig, f"latency{k}"),
+                ht.left_out_note(left_out(q.leaderboard, analysis.latency_ms)),
+            ]
     parts.append("</section>")
     return "\n".join(p for p in parts if p)
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import plotly.graph_objects as go
 
 from analysis import fmt
 from analysis.claims import NOT_TESTED
-from analysis.html_tables import esc, table
+from analysis.html_tables import esc, left_out_note, table
 from analysis.plots_claims import comparisons_figure
 
 if TYPE_CHECKING:
@@ -83,6 +84,13 @@ def comparisons_html(
     for k, question in enumerate(dict.fromkeys(cmp["question"])):
         fig = comparisons_figure(cmp, question, names, level=level)
         parts.append(figure_html(fig, f"claims{k}"))
+        here = cmp[(cmp["question"] == question) & ~np.isfinite(cmp["ci_low"].astype(float))]
+        missing = {
+            f"{names.get(r.model_a, r.model_a)} vs {names.get(r.model_b, r.model_b)}": r.note
+            for r in here.itertuples(index=False)
+        }
+        if fig is not None or missing:
+            parts.append(left_out_note(missing))
     parts.append(
         '<p class="lede">Win rates are shares of the decisive votes between the two models '
         "(ties and “both bad” carry no direction); intervals are adjusted for votes clustered "

@@ -26,7 +26,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
     attr = f' class="{cls}"' if cls else ""
-    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # The wrapper scrolls a table that cannot fit (a phone); the page itself never scrolls.
+    return (
+        f'<div class="wide"><table{attr}><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def _name(names: Mapping[str, str], model: str) -> str:
@@ -75,6 +79,26 @@ def separation_note(q: QuestionAnalysis, names: Mapping[str, str]) -> str:
         f'<div class="warn"><strong>{esc(q.question)}: some ratings have no finite estimate.'
         f"</strong><ul>{items}</ul>Design effects are not reported; the win rates and their "
         "Wilson intervals remain valid and are the result to quote.</div>"
+    )
+
+
+def left_out_note(reasons: Mapping[str, str]) -> str:
+    """ "Not shown: X (why); Y (why)." under a figure that leaves models out ("" when none)."""
+    if not reasons:
+        return ""
+    items = "; ".join(f"{name} ({why})" for name, why in reasons.items())
+    return f'<p class="note">Not shown: {esc(items)}.</p>'
+
+
+def one_sided_note(cells: Sequence[str]) -> str:
+    """A footnote explaining "≥ x" / "≤ x" intervals when a table shows one ("" otherwise)."""
+    if not any(str(c).startswith(("≥", "≤")) or "unbounded" in str(c) for c in cells):
+        return ""
+    return (
+        '<p class="note">≥ x: the interval has no upper end, because the model never lost (no '
+        "number of further wins would be surprising); x is its lower end, from the profile "
+        "likelihood. ≤ x: likewise for a model that never won. “unbounded”: no end either "
+        "way. Such a rating is not an estimate; its win rates are.</p>"
     )
 
 
@@ -150,44 +174,40 @@ def leaderboard_html(q: QuestionAnalysis, level: float) -> str:
     drop = {6} if q.leaderboard["se_robust"].isna().all() else set()
     drop |= set() if q.separated else {7}  # the note column only under separation
     keep = [k for k in range(len(headers)) if k not in drop]
-    return table([headers[k] for k in keep], [[r[k] for k in keep] for r in rows], "leaderboard")
+    body = table([headers[k] for k in keep], [[r[k] for k in keep] for r in rows], "leaderboard")
+    return body + one_sided_note([r[3] for r in rows])
 
 
 def head_to_head_html(q: QuestionAnalysis, names: Mapping[str, str], level: float) -> str:
-    """Per pair: counts, win rate, cluster-adjusted Wilson, exact and Holm p, then vote-level.
+    """Per pair: wins, losses, ties, win rate with the cluster-adjusted Wilson interval and Holm p.
 
-    The adjusted columns come first because votes cluster by rater; the vote-level ones (votes
-    independent, as in FastChat) are kept for comparison.
+    The adjusted columns come first because votes cluster by rater; the vote-level interval
+    (votes independent, as in FastChat) is kept for comparison. Exact (Clopper–Pearson)
+    intervals, effective votes and the vote-level tests are in the CSV file, so that the table
+    fits a laptop screen.
     """
     lvl = round(level * 100)
     rows = []
     for r in _by_rank(q):
-        a, b, w, l_, rate, wil, cp, wil_v, cp_v = _oriented(r)
+        a, b, w, l_, rate, wil, _cp, wil_v, _cp_v = _oriented(r)
         rows.append(
             (
                 f"{_name(names, a)} vs {_name(names, b)}",
-                w,
-                l_,
+                f"{w}–{l_}",
                 r.ties,
                 r.both_bad,
-                r.n,
                 fmt.percent(rate, 1),
-                fmt.number(r.deff, 2),
-                fmt.number(r.n_eff, 1),
                 fmt.interval(*wil, 1, 100, "%"),
-                fmt.interval(*cp, 1, 100, "%"),
                 fmt.pvalue(r.p_holm_adj),
+                fmt.number(r.deff, 2),
                 fmt.interval(*wil_v, 1, 100, "%"),
-                fmt.interval(*cp_v, 1, 100, "%"),
-                fmt.pvalue(r.p_holm),
             )
         )
     unit = q.pairwise["cluster"].iloc[0] if len(q.pairwise) else "vote"
     adj = f" ({unit}-adj.)" if unit != "vote" else ""
-    headers = ["pair (more wins first)", "wins", "losses", "ties", "both bad", "votes"]
-    headers += ["win rate", "design effect", "effective votes"]
-    headers += [f"Wilson {lvl}%{adj}", f"exact {lvl}%{adj}", f"Holm p{adj}"]
-    headers += [f"Wilson {lvl}% (votes)", f"exact {lvl}% (votes)", "Holm p (votes)"]
+    headers = ["pair (more wins first)", "wins–losses", "ties", "both bad", "win rate"]
+    headers += [f"Wilson {lvl}%{adj}", f"Holm p{adj}", "design effect"]
+    headers += [f"Wilson {lvl}% (votes independent)"]
     return table(headers, rows, "pairs")
 
 
@@ -213,7 +233,7 @@ def differences_html(
             )
         )
     headers = ["pair", "Δ rating", f"{lvl}% interval", "P(first wins)", f"{lvl}% interval"]
-    return table(headers, rows, "diffs")
+    return table(headers, rows, "diffs") + one_sided_note([r[2] for r in rows])
 
 
 def tie_html(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:

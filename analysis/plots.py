@@ -23,6 +23,42 @@ def _finite(df: pd.DataFrame) -> pd.DataFrame:
     return df[np.isfinite(cols).all(axis=1)]
 
 
+_UNBOUNDED = {
+    "never lost": "never lost, so its rating has no upper bound",
+    "never won": "never won, so its rating has no lower bound",
+    "unidentified": "its rating is not identified by these votes",
+}
+
+
+def left_out(
+    leaderboard: pd.DataFrame, latency_ms: Mapping[str, float] | None = None
+) -> dict[str, str]:
+    """Models a ratings (or, with ``latency_ms``, a speed) figure leaves out, and why.
+
+    Parameters
+    ----------
+    leaderboard : pandas.DataFrame
+        Leaderboard with ``display_name``, ``rating``, ``ci_low``, ``ci_high``, ``separated``.
+    latency_ms : mapping of str to float, optional
+        For the speed figure: models without a measured time are left out too.
+
+    Returns
+    -------
+    dict of str to str
+        Display name → reason, in leaderboard order.
+    """
+    shown = set(_finite(leaderboard)["model"])
+    out = {}
+    for row in leaderboard.itertuples(index=False):
+        if latency_ms is not None and row.model not in latency_ms:
+            out[row.display_name] = "no seconds per image recorded"
+        elif row.model not in shown:
+            out[row.display_name] = _UNBOUNDED.get(
+                str(row.separated), "its interval has no finite end"
+            )
+    return out
+
+
 def ratings_figure(
     leaderboard: pd.DataFrame, *, title: str, level: float = 0.95
 ) -> go.Figure | None:

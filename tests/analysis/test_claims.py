@@ -152,11 +152,14 @@ def test_json_opens_with_the_comparisons_and_the_report_with_the_answer(tmp_path
     assert row["sentence"].split(";")[0] in page
 
 
-def test_votes_from_one_rater_get_no_verdict_and_no_interval():
+def test_votes_from_one_rater_get_no_verdict_and_no_interval(tmp_path):
     df = votes([("turbo", "base", 40, 10), ("turbo", "lcm", 30, 30)], raters=20)
     one = (df["model_a"] + df["model_b"]).str.contains("base")
     df.loc[one, "rater"] = "solo"
-    t = run(df, [Claim("turbo", "base")]).comparisons
+    a = run(df, [Claim("turbo", "base"), Claim("turbo", "lcm")])
+    page = write_report(a, tmp_path, title="t").html.read_text()
+    assert "Not shown: turbo vs base (every decisive vote between them is from one rater" in page
+    t = a.comparisons
     assert t.loc[0, "verdict"] == "not tested"
     assert np.isnan(t.loc[0, "ci_low"]) and np.isnan(t.loc[0, "p_value"])
     assert "one rater" in t.loc[0, "sentence"]
