@@ -35,6 +35,21 @@ from analysis.types import FloatArray
 from analysis.winrate import pairwise_table, win_rate_matrix
 
 
+def open_interval_sides(low: FloatArray, high: FloatArray) -> list[str]:
+    """Per interval: ``""``, ``"upper"``, ``"lower"``, ``"both"`` (no finite end on that side).
+
+    JSON writes an infinite or missing bound as ``null``; this column says which side is open
+    and so why, also when the point estimate is bounded but enough bootstrap replicates were
+    separated to open the percentile interval.
+    """
+    lo_open = ~np.isfinite(np.asarray(low, dtype=np.float64))
+    hi_open = ~np.isfinite(np.asarray(high, dtype=np.float64))
+    return [
+        "both" if a and b else "lower" if a else "upper" if b else ""
+        for a, b in zip(lo_open, hi_open, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class Rated:
     """Centred log-strengths of one question (or their mean over questions) with their graphs.
@@ -234,6 +249,7 @@ def leaderboard(
             "ci_low": ci_low,
             "ci_high": ci_high,
             "separated": sep.flags(),
+            "ci_open": open_interval_sides(ci_low, ci_high),
             "se_robust": robust.rating_se() if use_robust else np.nan,
             "design_effect": robust.design_effect() if use_robust else np.nan,
             "votes": counts.votes.sum(axis=1).astype(np.int64),

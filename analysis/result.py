@@ -34,6 +34,7 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
     "ci_low",
     "ci_high",
     "separated",
+    "ci_open",
     "se_robust",
     "design_effect",
     "votes",

@@ -88,15 +88,21 @@ class RobustFit:
         return ELO_SCALE * np.sqrt(np.clip(np.diag(self.theta_cov), 0, None))
 
     def design_effect(self) -> FloatArray:
-        """Per-model ratio of robust to model-based variance of ``theta``."""
+        """Per-model ratio of robust to model-based variance of ``theta``, floored at 1.
+
+        A ratio below 1 would claim the clustered votes are worth more than independent ones;
+        with few clusters the sandwich is noisy enough to give one, and negative within-rater
+        correlation is not a plausible reason (as :func:`analysis.winrate.cluster_design_effect`).
+        """
         m = len(self.models)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.diag(self.cov)[:m] / np.diag(self.cov_model)[:m]
+            ratio = np.diag(self.cov)[:m] / np.diag(self.cov_model)[:m]
+        return np.where(np.isfinite(ratio), np.maximum(ratio, 1.0), ratio)
 
     def effective_votes(self) -> float:
-        """Votes divided by the mean design effect: independent votes worth the same precision."""
+        """Votes divided by the mean design effect: never more than the votes themselves."""
         deff = float(np.nanmean(self.design_effect()))
-        return self.n_votes / deff if deff > 0 else float("nan")
+        return self.n_votes / deff if deff >= 1 else float("nan")
 
 
 def cell_scores(

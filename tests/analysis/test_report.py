@@ -139,3 +139,14 @@ def test_no_decisive_vote_anywhere_is_one_sentence(study):
     every = _ties_only(_ties_only(df, "alignment"), "quality", "both_bad")
     with pytest.raises(ValueError, match=r"no question has a decisive vote \(alignment: "):
         analyze(every, n_boot=30, seed=3, elo_orders=5)
+
+
+def test_an_open_interval_side_is_flagged_where_json_writes_null():
+    df = simulate_comparisons([0.5, 0.0, -0.5], models=["top", "mid", "low"], n_raters=20, seed=2)
+    df["outcome"] = df["outcome"].astype(str)
+    df.loc[df["model_a"] == "top", "outcome"] = "a"
+    df.loc[df["model_b"] == "top", "outcome"] = "b"
+    a = analyze(df, n_boot=40, seed=1, elo_orders=0)
+    rows = {r["model"]: r for r in a.to_json()["questions"]["quality"]["leaderboard"]}
+    assert rows["top"]["ci_high"] is None and rows["top"]["ci_open"] == "upper"
+    assert rows["mid"]["ci_open"] == "" and rows["mid"]["ci_low"] is not None

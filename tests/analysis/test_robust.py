@@ -72,3 +72,15 @@ def test_design_effect_is_one_without_rater_taste_and_above_with_it(rater_sd, lo
     r = robust_fit(count_comparisons(df), cluster="rater")
     assert low < r.design_effect().mean() < high
     assert r.effective_votes() == pytest.approx(r.n_votes / r.design_effect().mean())
+
+
+def test_design_effect_is_floored_and_effective_votes_never_exceed_votes():
+    from analysis.counts import count_comparisons
+    from analysis.robust import robust_fit
+    from analysis.simulate import simulate_comparisons
+
+    # Independent votes from many raters: the sandwich ratio scatters around 1, below it too.
+    df = simulate_comparisons([0.4, 0.0, -0.4], n_raters=200, votes_per_rater=3, seed=11)
+    fit = robust_fit(count_comparisons(df, clusters=("rater",)), cluster="rater")
+    assert np.all(fit.design_effect() >= 1.0)
+    assert fit.effective_votes() <= fit.n_votes
