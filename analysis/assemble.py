@@ -10,7 +10,7 @@ replicate is separated too and the percentile interval would only echo the ridge
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from analysis.profile import profile_bounds
 from analysis.result import LEADERBOARD_COLUMNS, QuestionAnalysis
 from analysis.robust import PositionEffect, RobustFit
 from analysis.separation import (
+    NO_VOTES,
     Separation,
     bounded_values,
     open_sides,
@@ -230,8 +231,12 @@ def leaderboard(
     turbo: FloatArray | None,
     robust: RobustFit | None,
     sep: Separation,
+    absent: np.ndarray,
 ) -> pd.DataFrame:
-    """Leaderboard rows (:data:`analysis.result.LEADERBOARD_COLUMNS`), best model first."""
+    """Leaderboard rows (:data:`analysis.result.LEADERBOARD_COLUMNS`), best model first.
+
+    A model without votes (``absent``) comes last with no rank, rating or Elo.
+    """
     wins = counts.wins
     won, lost = wins.sum(axis=1), wins.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -262,6 +267,11 @@ def leaderboard(
             "elo_sdxl_turbo": turbo if turbo is not None else np.nan,
         }
     )
+    for column in ("se_robust", "design_effect", "elo_online", "elo_sdxl_turbo"):
+        df[column] = df[column].where(~absent)
+    df["ci_open"] = np.where(absent, "", df["ci_open"])
+    for column in ("rank", "rank_low", "rank_high"):
+        df[column] = df[column].astype("Int64")
     df = df.sort_values(["rank", "model"], kind="stable")
     return df.reset_index(drop=True)[list(LEADERBOARD_COLUMNS)]
 
@@ -291,6 +301,12 @@ def question_analysis(
     """
     labels = list(counts.models)
     ratings, reps, low, high, sep = bounded_ratings(rated, labels, opts)
+    # A model with no votes here (in "all": missing from some question) is not rated here, and
+    # the others are ranked as if it were not in the study.
+    absent = np.logical_or.reduce([c.votes.sum(axis=1) == 0 for c in rated.counts_list])
+    if absent.any():
+        sep = replace(sep, absent=absent)
+        ratings, low, high = (np.where(absent, np.nan, v) for v in (ratings, low, high))
     clusters = win_rate_clusters(counts, rated.counts_list, opts.win_rate_cluster)
     pairwise = pairwise_table(counts, level=opts.level, cluster=clusters)
     rates, _ = win_rate_matrix(counts)
@@ -298,14 +314,16 @@ def question_analysis(
     both = rated.reach & rated.reach.T & (rr & np.swapaxes(rr, 1, 2)).all(axis=0)
     theta_reps = (reps - ELO_BASE) / ELO_SCALE
     theta = rated.theta - rated.theta[opts.reference].mean()
-    ranks = rank_intervals(
-        labels,
-        theta,
-        replicates=theta_reps,
+    here = np.flatnonzero(~absent)
+    sub = rank_intervals(
+        [labels[k] for k in here],
+        theta[here],
+        replicates=theta_reps[:, here],
         level=opts.level,
-        unbounded=~both,
-        known_better=_holm_better(pairwise, labels, opts.level),
+        unbounded=~both[np.ix_(here, here)],
+        known_better=_holm_better(pairwise, labels, opts.level)[np.ix_(here, here)],
     )
+    ranks = sub.set_index("model").reindex(labels).rename_axis("model").reset_index()
     diffs = pairwise_differences(
         labels,
         theta,
@@ -331,6 +349,9 @@ def question_analysis(
             position.cluster,
         )
     turbo_r = turbo.ratings if isinstance(turbo, EloRatings) else turbo
+    board = leaderboard(counts, ratings, low, high, ranks, names, elo, turbo_r, robust, sep, absent)
+    if len(rated.counts_list) > 1:  # "all": the model has votes, just not in every question
+        board.loc[board["separated"] == NO_VOTES, "separated"] = "not in every question"
     return QuestionAnalysis(
         question=qname,
         counts=counts,
@@ -339,9 +360,7 @@ def question_analysis(
         ci_low=low,
         ci_high=high,
         fit=fit,
-        leaderboard=leaderboard(
-            counts, ratings, low, high, ranks, names, elo, turbo_r, robust, sep
-        ),
+        leaderboard=board,
         pairwise=pairwise,
         win_rate=rates,
         vote_counts=pd.DataFrame(counts.votes.astype(np.int64), index=labels, columns=labels),

@@ -10,6 +10,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from analysis import fmt
 
 if TYPE_CHECKING:
@@ -153,12 +155,19 @@ def _ordered(analysis: StudyAnalysis) -> list[QuestionAnalysis]:
     return [qs["all"], *(q for k, q in qs.items() if k != "all")]
 
 
+def _rank_text(r: object) -> str:
+    """ "2 (1–3)", "1" when the interval is one rank, "–" for a model not rated here."""
+    if pd.isna(r.rank):
+        return "–"
+    return f"{r.rank} ({r.rank_low}–{r.rank_high})" if r.rank_low != r.rank_high else str(r.rank)
+
+
 def leaderboard_html(q: QuestionAnalysis, level: float) -> str:
     """Leaderboard: rank (interval), model, rating, interval, votes, win %, robust SE, note."""
     lvl = round(level * 100)
     rows = [
         (
-            f"{r.rank} ({r.rank_low}–{r.rank_high})" if r.rank_low != r.rank_high else r.rank,
+            _rank_text(r),
             r.display_name,
             fmt.rating(r.rating),
             fmt.interval(r.ci_low, r.ci_high),
@@ -172,7 +181,7 @@ def leaderboard_html(q: QuestionAnalysis, level: float) -> str:
     headers = ["rank (interval)", "model", "rating", f"{lvl}% interval", "votes", "win %"]
     headers += ["robust SE", "note"]
     drop = {6} if q.leaderboard["se_robust"].isna().all() else set()
-    drop |= set() if q.separated else {7}  # the note column only under separation
+    drop |= set() if q.leaderboard["separated"].astype(bool).any() else {7}  # notes only
     keep = [k for k in range(len(headers)) if k not in drop]
     body = table([headers[k] for k in keep], [[r[k] for k in keep] for r in rows], "leaderboard")
     return body + one_sided_note([r[3] for r in rows])

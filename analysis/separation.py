@@ -29,6 +29,7 @@ from analysis.types import FloatArray
 
 #: Leaderboard flags: a rating bounded on one side only, or on neither.
 NEVER_LOST, NEVER_WON, UNIDENTIFIED = "never lost", "never won", "unidentified"
+NO_VOTES = "no votes"
 
 
 def win_graph(w: FloatArray, l: FloatArray, t: FloatArray, design: PairDesign) -> np.ndarray:  # noqa: E741
@@ -162,11 +163,18 @@ class Separation:
     reference: np.ndarray
     open_up: np.ndarray
     open_down: np.ndarray
+    #: Models without a vote in these votes (a question they were not asked in): not rated,
+    #: and not a reason to call the others unbounded.
+    absent: np.ndarray | None = None
+
+    def _present(self) -> np.ndarray:
+        return np.ones(len(self.models), bool) if self.absent is None else ~self.absent
 
     @property
     def separated(self) -> bool:
         """True when some rating is unbounded (the maximum-likelihood estimate does not exist)."""
-        return bool(self.open_up.any() or self.open_down.any())
+        keep = self._present()
+        return bool((self.open_up & keep).any() or (self.open_down & keep).any())
 
     @property
     def connected(self) -> bool:
@@ -174,11 +182,20 @@ class Separation:
         return bool(self.reach.all())
 
     def flags(self) -> list[str]:
-        """Per model: ``""``, ``"never lost"``, ``"never won"`` or ``"unidentified"``."""
+        """Per model: ``""``, ``"never lost"``, ``"never won"``, ``"unidentified"`` or
+        ``"no votes"``."""
         out = []
-        for up, down in zip(self.open_up, self.open_down, strict=True):
+        for up, down, here in zip(self.open_up, self.open_down, self._present(), strict=True):
             out.append(
-                UNIDENTIFIED if up and down else NEVER_LOST if up else NEVER_WON if down else ""
+                NO_VOTES
+                if not here
+                else UNIDENTIFIED
+                if up and down
+                else NEVER_LOST
+                if up
+                else NEVER_WON
+                if down
+                else ""
             )
         return out
 
@@ -209,8 +226,12 @@ class Separation:
             flag = flags[i]
             if not flag:
                 continue
-            above = [k for k in np.flatnonzero(ref & ~self.reach[:, i]) if k != i]
-            below = [k for k in np.flatnonzero(ref & ~self.reach[i, :]) if k != i]
+            if flag == NO_VOTES:
+                out.append(f"{label[i]} has no votes here: it is not rated, and the others are.")
+                continue
+            here = self._present()
+            above = [k for k in np.flatnonzero(ref & here & ~self.reach[:, i]) if k != i]
+            below = [k for k in np.flatnonzero(ref & here & ~self.reach[i, :]) if k != i]
             if flag == NEVER_LOST:
                 met = wins is not None and all(wins[i, k] > 0 for k in above)
                 verb = "won every vote against" if met else "never lost to"

@@ -5,10 +5,20 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from analysis import fmt
 
 if TYPE_CHECKING:
     from analysis.result import QuestionAnalysis, StudyAnalysis
+
+
+def _cell(v: object) -> str:
+    return "–" if pd.isna(v) else str(v)
+
+
+def _ranks(row: object) -> str:
+    return "–" if pd.isna(row.rank_low) else f"{row.rank_low}-{row.rank_high}"
 
 
 def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
@@ -43,7 +53,7 @@ def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
     ]
     for row in lb.itertuples(index=False):
         lines.append(
-            f"{row.rank:>3}  {f'{row.rank_low}-{row.rank_high}':>5}  "
+            f"{_cell(row.rank):>3}  {_ranks(row):>5}  "
             f"{row.display_name:<{width}}  {fmt.rating(row.rating, 1):>9}  "
             f"{fmt.interval(row.ci_low, row.ci_high):>15}  {row.votes:>6}  "
             f"{fmt.number(100 * row.win_rate, 1):>5}  {fmt.number(row.elo_online):>6}  "

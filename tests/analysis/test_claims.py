@@ -218,3 +218,23 @@ def test_a_model_against_itself_is_set_aside_not_counted():
     assert "30 self-comparison votes" in with_self.quality_text()
     with pytest.raises(ValueError, match="compares a model with itself"):
         analyze(mirror, n_boot=30, elo_orders=0)
+
+
+def test_a_model_without_votes_in_a_question_is_left_out_of_its_ratings(tmp_path):
+    q1 = votes([("a", "b", 60, 40), ("a", "c", 55, 45), ("b", "c", 50, 50)])
+    q2 = votes([("a", "b", 70, 30)], question="alignment")
+    an = analyze(pd.concat([q1, q2]), n_boot=50, seed=1, elo_orders=10)
+    lb = an.leaderboard("alignment").set_index("model")
+    assert pd.isna(lb.loc["c", "rank"]) and lb.loc["c", "separated"] == "no votes"
+    assert np.isnan(lb.loc["c", "rating"]) and np.isnan(lb.loc["c", "elo_online"])
+    assert np.isnan(lb.loc["c", "elo_sdxl_turbo"])
+    # a and b are rated as in a two-model study: bounded, ranked 1 and 2, robust SEs reported
+    assert not an.questions["alignment"].separated
+    assert list(lb.loc[["a", "b"], "rank"]) == [1, 2]
+    assert list(lb.loc[["a", "b"], "rank_high"]) == [1, 2]
+    assert np.isfinite(lb.loc[["a", "b"], ["rating", "ci_low", "ci_high", "se_robust"]]).all().all()
+    assert an.leaderboard("all").set_index("model").loc["c", "separated"] == "not in every question"
+    rows = {r["model"]: r for r in an.to_json()["questions"]["alignment"]["leaderboard"]}
+    assert rows["c"]["rank"] is None and rows["c"]["rating"] is None
+    assert "no votes" in an.leaderboard_text("alignment")
+    assert "no votes" in write_report(an, tmp_path, title="t").html.read_text()
