@@ -23,6 +23,11 @@ def _finite(df: pd.DataFrame) -> pd.DataFrame:
     return df[np.isfinite(cols).all(axis=1)]
 
 
+def interval_bars(value: pd.Series, low: pd.Series, high: pd.Series) -> dict:
+    """Plotly error bars drawing the interval ``[low, high]`` around ``value``."""
+    return {"type": "data", "symmetric": False, "array": high - value, "arrayminus": value - low}
+
+
 _UNBOUNDED = {
     "never lost": "never lost, so its rating has no upper bound",
     "never won": "never won, so its rating has no lower bound",
@@ -83,12 +88,7 @@ def ratings_figure(
             y=lb["display_name"],
             mode="markers",
             marker={"size": 9},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": lb["ci_high"] - lb["rating"],
-                "arrayminus": lb["rating"] - lb["ci_low"],
-            },
+            error_x=interval_bars(lb["rating"], lb["ci_low"], lb["ci_high"]),
             customdata=np.stack([lb["ci_low"], lb["ci_high"], lb["votes"]], axis=1),
             hovertemplate="%{y}: %{x:.0f} [%{customdata[0]:.0f}, %{customdata[1]:.0f}]"
             "<br>%{customdata[2]} votes<extra></extra>",

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.plots import interval_bars
+
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 40}
 
 
@@ -48,12 +50,7 @@ def comparisons_figure(
             y=labels,
             mode="markers",
             marker={"size": 10},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": rows["ci_high"] - rows["win_rate"],
-                "arrayminus": rows["win_rate"] - rows["ci_low"],
-            },
+            error_x=interval_bars(rows["win_rate"], rows["ci_low"], rows["ci_high"]),
             customdata=np.stack([rows["ci_low"], rows["ci_high"], rows["n_decisive"]], axis=1),
             hovertemplate="%{y}: %{x:.0%} [%{customdata[0]:.0%}, %{customdata[1]:.0%}]"
             "<br>%{customdata[2]} decisive votes<extra>head-to-head</extra>",

@@ -49,15 +49,9 @@ SUFFIXES: dict[str, str] = {
 DISPLAY_NAME_COLUMNS: tuple[str, str] = ("display_name_a", "display_name_b")
 #: Columns read as text whatever they look like: a rater id "007" or a prompt id "12" must not
 #: turn into numbers (and lose their zeros) on the way through a CSV file.
+_NUMERIC_COLUMNS = ("decision_ms", "seed")
 _TEXT_COLUMNS = (
-    "model_a",
-    "model_b",
-    "outcome",
-    "rater",
-    "prompt",
-    "category",
-    "question",
-    "kind",
+    *(c for c in COLUMNS if c not in _NUMERIC_COLUMNS),
     "expected",
     *DISPLAY_NAME_COLUMNS,
 )
