@@ -22,9 +22,10 @@ from analysis.html_claims import comparisons_html
 from analysis.html_raters import exclusion_warning, raters_html
 from analysis.plots import (
     breakdown_figure,
+    breakdown_not_shown,
     difference_figure,
     latency_figure,
-    left_out,
+    not_shown,
     ratings_figure,
 )
 
@@ -36,14 +37,15 @@ MIN_CATEGORY_VOTES = 30
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222;
-line-height:1.45}
-table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0 1.2rem;font-variant-numeric:tabular-nums}
-th,td{border-bottom:1px solid #ddd;padding:.3rem .7rem;text-align:right;white-space:nowrap}
+line-height:1.45;overflow-wrap:break-word}
+.scroll{overflow-x:auto;margin:.5rem 0 1.2rem}
+table{border-collapse:collapse;font-size:.9rem;font-variant-numeric:tabular-nums}
+th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;white-space:normal;vertical-align:bottom}
-.wide{overflow-x:auto;max-width:100%}
-table.pairs td:first-child,table.diffs td:first-child,table.leaderboard td:nth-child(2),
-table.claims td:nth-child(2),table.claims td:nth-child(6),table.claims td:nth-child(8),
-table.compare td:first-child{white-space:normal;min-width:9rem;overflow-wrap:anywhere}
+td.name{white-space:normal;text-align:left;min-width:7rem}
+table.claims td:nth-child(2),table.claims td:nth-child(6),table.claims td:nth-child(8){white-space:normal}
+table.pairs th:nth-child(2),table.diffs th:nth-child(2){text-align:left}
+.note{font-size:.85rem;color:#555;margin:.3rem 0 1.2rem}.scroll+.note{margin-top:-.6rem}
 table.leaderboard td:nth-child(2),table.leaderboard th:nth-child(2),table.leaderboard td:last-child,
 table.pairs td:first-child,table.pairs th:first-child,table.diffs td:first-child,
 table.diffs th:first-child{text-align:left}
@@ -55,10 +57,9 @@ h3{margin-bottom:.3rem}
 .lede{color:#444}
 nav{display:flex;flex-wrap:wrap;gap:.2rem 1rem}
 .headline{border:1px solid #ddd;border-radius:6px;padding:.2rem 1rem;margin:.8rem 0}
-.cols{display:flex;gap:2rem;flex-wrap:wrap}.cols>div{flex:1 1 320px}
+.cols{display:flex;gap:2rem;flex-wrap:wrap}.cols>div{flex:1 1 280px;min-width:0}
 .headline h4{margin:.4rem 0 .2rem;color:#555;font-weight:600}
 .warn{background:#fff4e5;border-left:4px solid #e08a00;padding:.6rem 1rem;margin:1rem 0}
-.note{color:#555;font-size:.9rem;margin:.2rem 0 1rem}
 .methods{background:#f6f6f6;padding:.5rem 1rem;border-radius:4px}
 """
 
@@ -160,10 +161,27 @@ def _breakdown_html(analysis: StudyAnalysis, q: QuestionAnalysis, k: int) -> str
     keep = votes[votes >= MIN_CATEGORY_VOTES].index
     if len(keep) < 2:
         return ""
-    fig = breakdown_figure(sub[sub[col].isin(keep)], col, title=f"Ratings by {col} — {q.question}")
+    shown = sub[sub[col].isin(keep)]
+    fig = breakdown_figure(shown, col, title=f"Ratings by {col} — {q.question}")
     if fig is None:
         return ""
-    return f"<h3>By {html.escape(str(col))}</h3>" + _figure_html(fig, f"breakdown{k}")
+    left_out = breakdown_not_shown(shown, col)
+    few = [f"{g} ({votes[g]:.0f} votes)" for g in votes.index if g not in set(keep)]
+    if few:
+        left_out.append((", ".join(few), f"fewer than {MIN_CATEGORY_VOTES} votes"))
+    return (
+        f"<h3>By {html.escape(str(col))}</h3>"
+        + _figure_html(fig, f"breakdown{k}")
+        + ht.not_shown_html(left_out)
+    )
+
+
+def _ratings_html(q: QuestionAnalysis, label: str, level: float, k: int) -> str:
+    """The ratings figure and, under it, which models it leaves out and why."""
+    fig = ratings_figure(q.leaderboard, title=f"Ratings — {label}", level=level)
+    if fig is None:
+        return ht.note("No ratings figure: fewer than two models have a bounded rating.")
+    return _figure_html(fig, f"ratings{k}") + ht.not_shown_html(not_shown(q.leaderboard))
 
 
 def _question_html(analysis: StudyAnalysis, q: QuestionAnalysis, k: int) -> str:
@@ -175,10 +193,7 @@ def _question_html(analysis: StudyAnalysis, q: QuestionAnalysis, k: int) -> str:
         f"<p>{q.counts.n_votes} votes from {q.counts.n_raters} raters.</p>",
         ht.separation_note(q, names),
         ht.leaderboard_html(q, level),
-        _figure_html(
-            ratings_figure(q.leaderboard, title=f"Ratings — {label}", level=level), f"ratings{k}"
-        ),
-        ht.left_out_note(left_out(q.leaderboard)),
+        _ratings_html(q, label, level, k),
         "<h3>Head to head (vote counts)</h3>",
         ht.head_to_head_html(q, names, level),
     ]
@@ -214,7 +229,7 @@ def _question_html(analysis: StudyAnalysis, q: QuestionAnalysis, k: int) -> str:
             parts += [
                 "<h3>Quality against speed</h3>",
                 _figure_html(fig, f"latency{k}"),
-                ht.left_out_note(left_out(q.leaderboard, analysis.latency_ms)),
+                ht.not_shown_html(not_shown(q.leaderboard, analysis.latency_ms)),
             ]
     parts.append("</section>")
     return "\n".join(p for p in parts if p)

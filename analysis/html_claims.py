@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from analysis import fmt
 from analysis.claims import NOT_TESTED
-from analysis.html_tables import esc, left_out_note, table
+from analysis.html_tables import esc, not_shown_html, table
 from analysis.plots_claims import comparisons_figure
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def comparisons_html(
             for r in here.itertuples(index=False)
         }
         if fig is not None or missing:
-            parts.append(left_out_note(missing))
+            parts.append(not_shown_html(list(missing.items())))
     parts.append(
         '<p class="lede">Win rates are shares of the decisive votes between the two models '
         "(ties and “both bad” carry no direction); intervals are adjusted for votes clustered "

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from analysis import fmt
-from analysis.html_tables import esc, table
+from analysis.html_tables import esc, one_sided_note, table
 from analysis.raters import QualityRules
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def _agreement_html(analysis: StudyAnalysis) -> str:
         "judged at least twice, outcomes oriented to one order of the pair. Fleiss' κ (1971) "
         "uses the cells with the most common number of judgements; Krippendorff's α (2011, "
         "nominal) uses all of them. 1 is perfect agreement, 0 what chance gives.</p>"
-        + table(headers, rows, "compare")
+        + table(headers, rows, "compare", names={0})
     )
 
 
@@ -150,7 +150,10 @@ def _comparison_html(analysis: StudyAnalysis) -> str:
         )
         headers = ["model", "rank", f"rating (all), {lvl}%", "rank excl."]
         headers += [f"rating (excluding flagged), {lvl}%", "change"]
-        parts.append(table(headers, rows, "compare"))
+        parts.append(table(headers, rows, "compare", names={0}))
+        parts.append(
+            one_sided_note((c for r in rows for c in r[2:5:2]), analysis.settings["level"])
+        )
     return "".join(parts)
 
 
@@ -212,12 +215,12 @@ def raters_html(analysis: StudyAnalysis) -> str:
     if len(flagged):
         parts += [
             "<h3>Flagged raters</h3>",
-            table(_HEADERS, _rater_rows(_flagged_first(flagged)), "raters"),
+            table(_HEADERS, _rater_rows(_flagged_first(flagged)), "raters", names={0, 1}),
         ]
     if len(raters) <= MAX_LISTED_RATERS:
         parts.append(
             f"<details><summary>All {len(raters)} raters</summary>"
-            + table(_HEADERS, _rater_rows(_flagged_first(raters)), "raters")
+            + table(_HEADERS, _rater_rows(_flagged_first(raters)), "raters", names={0, 1})
             + "</details>"
         )
     else:

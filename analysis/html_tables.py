@@ -1,13 +1,19 @@
 """HTML tables and paragraphs of the report; every piece of data goes through :func:`html.escape`.
 
 Numbers are formatted for reading (:mod:`analysis.fmt`): ratings to the Elo point, intervals as
-"[low, high]" or "≥ low" when one side is unbounded. The unrounded values are in the CSV files.
+"[low, high]" or "≥ low" when one side is unbounded, explained by a footnote under each table
+that has one (:func:`one_sided_note`). The unrounded values, and the columns a table leaves out
+to fit the page, are in the CSV files.
+
+Every table sits in a ``div.scroll`` wrapper. On a laptop no table needs it (the columns are
+chosen and the name cells wrap so that the page is never wider than 1280 px); on a phone a
+wide table scrolls inside its wrapper instead of widening the page.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -23,16 +29,91 @@ def esc(value: object) -> str:
     return html.escape(str(value))
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], cls: str = "") -> str:
-    """A plain HTML table; cells are escaped (header and body)."""
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    cls: str = "",
+    names: Collection[int] = (),
+) -> str:
+    """A plain HTML table in a scroll wrapper; cells are escaped (header and body).
+
+    ``names`` are the columns holding model names (or other free text): their cells wrap
+    (``td.name``) where every other cell keeps its number on one line.
+    """
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+
+    def cell(k: int, c: object) -> str:
+        return f'<td class="name">{esc(c)}</td>' if k in names else f"<td>{esc(c)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(k, c) for k, c in enumerate(r)) + "</tr>" for r in rows)
     attr = f' class="{cls}"' if cls else ""
-    # The wrapper scrolls a table that cannot fit (a phone); the page itself never scrolls.
     return (
-        f'<div class="wide"><table{attr}><thead><tr>{head}</tr></thead>'
+        f'<div class="scroll"><table{attr}><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
     )
+
+
+def note(text: str) -> str:
+    """A small-print paragraph under a table or figure (``text`` is escaped)."""
+    return f'<p class="note">{esc(text)}</p>'
+
+
+def not_shown_html(items: Sequence[tuple[str, str]]) -> str:
+    """ "Not shown: A and B (why); C (why)." under a figure, or "" when it shows everything.
+
+    Models left out for the same reason are named together, in the order given.
+    """
+    if not items:
+        return ""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in items:
+        by_reason.setdefault(why, []).append(name)
+    groups = [
+        f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+        for names in by_reason.values()
+    ]
+    text = "; ".join(f"{g} ({why})" for g, why in zip(groups, by_reason, strict=True))
+    return note(f"Not shown: {text}.")
+
+
+def one_sided_note(cells: Iterable[object], level: float, what: str = "rating") -> str:
+    """A footnote explaining the "≥ x" / "≤ x" / "unbounded" cells among ``cells`` ("" if none).
+
+    Parameters
+    ----------
+    cells : iterable
+        The table's formatted cells (any that are not text are ignored).
+    level : float
+        Interval coverage.
+    what : str
+        What the intervals are of ("rating", "difference", ...).
+    """
+    texts = [c for c in cells if isinstance(c, str)]
+    ge = next((t for t in texts if "≥" in t), None)
+    le = next((t for t in texts if "≤" in t), None)
+    if ge is None and le is None and not any("unbounded" in t for t in texts):
+        return ""
+    lvl = round(level * 100)
+    parts = []
+    if ge is not None:
+        x = ge[ge.index("≥") :].rstrip(")")
+        parts.append(
+            f"“{x}” is a one-sided {lvl}% interval: a model that never lost gives its {what} "
+            "a lower bound and no upper bound, "
+            "because however often it wins the votes cannot say by how much it is better."
+        )
+    if le is not None:
+        x = le[le.index("≤") :].rstrip(")")
+        parts.append(
+            f"“{x}” is the same for a model that never won: an upper bound and no lower bound."
+        )
+    if any("unbounded" in t for t in texts):
+        parts.append(f"“unbounded”: the {what} has no finite estimate.")
+    parts.append(
+        "More votes of that model against the ones it never lost to (or never beat) close the "
+        "interval."
+    )
+    return note(" ".join(parts))
 
 
 def _name(names: Mapping[str, str], model: str) -> str:
@@ -84,26 +165,6 @@ def separation_note(q: QuestionAnalysis, names: Mapping[str, str]) -> str:
     )
 
 
-def left_out_note(reasons: Mapping[str, str]) -> str:
-    """ "Not shown: X (why); Y (why)." under a figure that leaves models out ("" when none)."""
-    if not reasons:
-        return ""
-    items = "; ".join(f"{name} ({why})" for name, why in reasons.items())
-    return f'<p class="note">Not shown: {esc(items)}.</p>'
-
-
-def one_sided_note(cells: Sequence[str]) -> str:
-    """A footnote explaining "≥ x" / "≤ x" intervals when a table shows one ("" otherwise)."""
-    if not any(str(c).startswith(("≥", "≤")) or "unbounded" in str(c) for c in cells):
-        return ""
-    return (
-        '<p class="note">≥ x: the interval has no upper end, because the model never lost (no '
-        "number of further wins would be surprising); x is its lower end, from the profile "
-        "likelihood. ≤ x: likewise for a model that never won. “unbounded”: no end either "
-        "way. Such a rating is not an estimate; its win rates are.</p>"
-    )
-
-
 def summary_html(analysis: StudyAnalysis) -> str:
     """Headline per question ("all" first): ranked ratings, then each pair's win rate."""
     names = analysis.display_names
@@ -124,8 +185,12 @@ def summary_html(analysis: StudyAnalysis) -> str:
                 f"(Wilson {lvl}% {esc(fmt.interval(*wil, 0, 100, '%'))}, {esc(_adjusted(r))}; "
                 f"Holm {esc(fmt.p_is(r.p_holm_adj))})</li>"
             )
+        footnote = one_sided_note(
+            (rating_text(r) for r in q.leaderboard.itertuples(index=False)),
+            analysis.settings["level"],
+        )
         cols = [
-            f"<div><h4>Ratings, {lvl}% interval</h4><ol>{ranked}</ol></div>",
+            f"<div><h4>Ratings, {lvl}% interval</h4><ol>{ranked}</ol>{footnote}</div>",
             f"<div><h4>Head to head</h4><ul>{''.join(pairs)}</ul></div>",
         ]
         first = ""
@@ -183,41 +248,52 @@ def leaderboard_html(q: QuestionAnalysis, level: float) -> str:
     drop = {6} if q.leaderboard["se_robust"].isna().all() else set()
     drop |= set() if q.leaderboard["separated"].astype(bool).any() else {7}  # notes only
     keep = [k for k in range(len(headers)) if k not in drop]
-    body = table([headers[k] for k in keep], [[r[k] for k in keep] for r in rows], "leaderboard")
-    return body + one_sided_note([r[3] for r in rows])
+    body = [[r[k] for k in keep] for r in rows]
+    return table(
+        [headers[k] for k in keep], body, "leaderboard", names={keep.index(1)}
+    ) + one_sided_note((c for r in rows for c in r[2:4]), level)
 
 
 def head_to_head_html(q: QuestionAnalysis, names: Mapping[str, str], level: float) -> str:
-    """Per pair: wins, losses, ties, win rate with the cluster-adjusted Wilson interval and Holm p.
+    """Per pair: counts, win rate, the cluster-adjusted Wilson interval and Holm p.
 
-    The adjusted columns come first because votes cluster by rater; the vote-level interval
-    (votes independent, as in FastChat) is kept for comparison. Exact (Clopper–Pearson)
-    intervals, effective votes and the vote-level tests are in the CSV file, so that the table
-    fits a laptop screen.
+    The adjusted columns are the ones shown because votes cluster by rater. The design effect,
+    effective votes, exact (Clopper–Pearson) intervals and the vote-level intervals and tests
+    (votes independent, as in FastChat) would more than double the table's width; they are in
+    ``pairwise_<question>.csv``, and a note under the table says so.
     """
+    from analysis.report import _slug  # the CSV's name, as write_report gives it
+
     lvl = round(level * 100)
     rows = []
     for r in _by_rank(q):
-        a, b, w, l_, rate, wil, _cp, wil_v, _cp_v = _oriented(r)
+        a, b, w, l_, rate, wil, *_ = _oriented(r)
         rows.append(
             (
-                f"{_name(names, a)} vs {_name(names, b)}",
-                f"{w}–{l_}",
+                _name(names, a),
+                _name(names, b),
+                w,
+                l_,
                 r.ties,
                 r.both_bad,
+                r.n,
                 fmt.percent(rate, 1),
                 fmt.interval(*wil, 1, 100, "%"),
                 fmt.pvalue(r.p_holm_adj),
-                fmt.number(r.deff, 2),
-                fmt.interval(*wil_v, 1, 100, "%"),
             )
         )
     unit = q.pairwise["cluster"].iloc[0] if len(q.pairwise) else "vote"
     adj = f" ({unit}-adj.)" if unit != "vote" else ""
-    headers = ["pair (more wins first)", "wins–losses", "ties", "both bad", "win rate"]
-    headers += [f"Wilson {lvl}%{adj}", f"Holm p{adj}", "design effect"]
-    headers += [f"Wilson {lvl}% (votes independent)"]
-    return table(headers, rows, "pairs")
+    headers = ["model (more wins)", "against", "wins", "losses", "ties", "both bad", "votes"]
+    headers += ["win rate", f"Wilson {lvl}%{adj}", f"Holm p{adj}"]
+    more = (
+        "design effects, effective votes, exact (Clopper–Pearson) intervals and the vote-level "
+        "intervals and tests"
+    )
+    return table(headers, rows, "pairs", names={0, 1}) + note(
+        f"Wins and losses are decisive votes; the win rate leaves ties out. The full table, "
+        f"with {more}, is pairwise_{_slug(q.question)}.csv beside this report."
+    )
 
 
 def differences_html(
@@ -234,15 +310,19 @@ def differences_html(
             a, b, d, lo, hi, pw, pl, ph = b, a, -d, -hi, -lo, 1 - pw, 1 - ph, 1 - pl
         rows.append(
             (
-                f"{_name(names, a)} − {_name(names, b)}",
+                _name(names, a),
+                _name(names, b),
                 fmt.number(d),
                 fmt.interval(lo, hi),
                 fmt.percent(pw),
                 fmt.interval(pl, ph, 0, 100, "%"),
             )
         )
-    headers = ["pair", "Δ rating", f"{lvl}% interval", "P(first wins)", f"{lvl}% interval"]
-    return table(headers, rows, "diffs") + one_sided_note([r[2] for r in rows])
+    headers = ["first model", "second model", "Δ rating", f"{lvl}% interval", "P(first wins)"]
+    headers += [f"{lvl}% interval"]
+    return table(headers, rows, "diffs", names={0, 1}) + one_sided_note(
+        (c for r in rows for c in r[2:]), level, "rating difference"
+    )
 
 
 def tie_html(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:

@@ -2,11 +2,19 @@
 
 Every function returns ``None`` rather than a degenerate figure: a rating without a finite
 interval (separation), fewer than two points, or a matrix of one pair says nothing a table
-does not say better.
+does not say better. What a figure leaves out is said in words by :func:`not_shown` and
+:func:`breakdown_not_shown` (the report prints it under the figure).
+
+Labels are made to fit a phone as well as a laptop: model names are wrapped onto lines of at
+most :data:`LABEL_WIDTH` characters, axes grow their margins to their labels (``automargin``),
+and text placed by plotly goes through :func:`label` first, because plotly reads a small subset
+of HTML in every string (``<b>``, ``<br>``, entities) and a model name must show as typed.
 """
 
 from __future__ import annotations
 
+import html
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -14,13 +22,24 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis import fmt
+from analysis.separation import NEVER_LOST, NEVER_WON, UNIDENTIFIED
 
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 40}
 
+#: Longest line of a wrapped label: about 150 px at plotly's 12 px font, which leaves a
+#: 390 px phone screen about half its width for the plot itself.
+LABEL_WIDTH = 22
+#: Longest line of a figure or axis title (plotly never wraps a title itself).
+TITLE_WIDTH = 40
 
-def _finite(df: pd.DataFrame) -> pd.DataFrame:
-    cols = df[["rating", "ci_low", "ci_high"]].to_numpy(dtype=np.float64)
-    return df[np.isfinite(cols).all(axis=1)]
+#: Why a model without a finite interval is missing from a figure, by separation flag.
+REASONS = {
+    NEVER_LOST: "never lost, so its rating has no upper bound",
+    NEVER_WON: "never won, so its rating has no lower bound",
+    UNIDENTIFIED: "no chain of wins and losses links it to the others, so its rating has no bound",
+}
+NO_INTERVAL = "its rating has no finite interval"
+NO_LATENCY = "no time per image recorded"
 
 
 def interval_bars(value: pd.Series, low: pd.Series, high: pd.Series) -> dict:
@@ -28,39 +47,73 @@ def interval_bars(value: pd.Series, low: pd.Series, high: pd.Series) -> dict:
     return {"type": "data", "symmetric": False, "array": high - value, "arrayminus": value - low}
 
 
-_UNBOUNDED = {
-    "never lost": "never lost, so its rating has no upper bound",
-    "never won": "never won, so its rating has no lower bound",
-    "unidentified": "its rating is not identified by these votes",
-}
+def label(text: object, width: int = LABEL_WIDTH) -> str:
+    """``text`` escaped for plotly's HTML subset and wrapped with ``<br>`` at ``width``."""
+    lines = textwrap.wrap(str(text), width, break_on_hyphens=False) or [""]
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
 
 
-def left_out(
+def _title(text: str, width: int = TITLE_WIDTH) -> str:
+    return label(text, width)
+
+
+def _top(title: str) -> int:
+    """Top margin for a (wrapped) title: plotly reserves none for its extra lines."""
+    return _MARGIN["t"] + 22 * title.count("<br>")
+
+
+def _finite(df: pd.DataFrame) -> pd.DataFrame:
+    cols = df[["rating", "ci_low", "ci_high"]].to_numpy(dtype=np.float64)
+    return df[np.isfinite(cols).all(axis=1)]
+
+
+def _reason(flag: object) -> str:
+    return REASONS.get(str(flag), NO_INTERVAL)
+
+
+def not_shown(
     leaderboard: pd.DataFrame, latency_ms: Mapping[str, float] | None = None
-) -> dict[str, str]:
-    """Models a ratings (or, with ``latency_ms``, a speed) figure leaves out, and why.
+) -> list[tuple[str, str]]:
+    """``(display name, why)`` of each leaderboard model that a figure leaves out.
 
     Parameters
     ----------
     leaderboard : pandas.DataFrame
-        Leaderboard with ``display_name``, ``rating``, ``ci_low``, ``ci_high``, ``separated``.
+        Leaderboard with ``model``, ``display_name``, ``rating``, ``ci_low``, ``ci_high`` and
+        ``separated`` (the flag of :mod:`analysis.separation`).
     latency_ms : mapping of str to float, optional
-        For the speed figure: models without a measured time are left out too.
+        For :func:`latency_figure`: a model without a (positive) time is left out too.
 
     Returns
     -------
-    dict of str to str
-        Display name → reason, in leaderboard order.
+    list of (str, str)
+        In leaderboard order; a model missing for both reasons is named once, with its time.
     """
-    shown = set(_finite(leaderboard)["model"])
-    out = {}
-    for row in leaderboard.itertuples(index=False):
-        if latency_ms is not None and row.model not in latency_ms:
-            out[row.display_name] = "no seconds per image recorded"
-        elif row.model not in shown:
-            out[row.display_name] = _UNBOUNDED.get(
-                str(row.separated), "its interval has no finite end"
-            )
+    shown = set(_finite(leaderboard).index)
+    out = []
+    for idx, r in leaderboard.iterrows():
+        if latency_ms is not None and not latency_ms.get(r["model"], 0) > 0:
+            out.append((str(r["display_name"]), NO_LATENCY))
+        elif idx not in shown:
+            out.append((str(r["display_name"]), _reason(r["separated"])))
+    return out
+
+
+def breakdown_not_shown(breakdown: pd.DataFrame, column: str) -> list[tuple[str, str]]:
+    """``(model in groups, why)`` for the rows :func:`breakdown_figure` drops.
+
+    Parameters
+    ----------
+    breakdown : pandas.DataFrame
+        The rows given to :func:`breakdown_figure`.
+    column : str
+        Grouping column (``category``).
+    """
+    dropped = breakdown.drop(index=_finite(breakdown).index)
+    out = []
+    for (name, flag), part in dropped.groupby(["display_name", "separated"], sort=False):
+        groups = ", ".join(sorted(map(str, part[column].unique())))
+        out.append((f"{name} in {groups}", _reason(flag).replace(", so", " there, so", 1)))
     return out
 
 
@@ -82,10 +135,13 @@ def ratings_figure(
     lb = _finite(leaderboard).iloc[::-1]
     if len(lb) < 2:
         return None
+    # The wrapped label is the category itself, so each model keeps its row even when two
+    # display names wrap alike only at a phone's width.
+    names = [label(n) for n in lb["display_name"]]
     fig = go.Figure(
         go.Scatter(
             x=lb["rating"],
-            y=lb["display_name"],
+            y=names,
             mode="markers",
             marker={"size": 9},
             error_x=interval_bars(lb["rating"], lb["ci_low"], lb["ci_high"]),
@@ -94,13 +150,16 @@ def ratings_figure(
             "<br>%{customdata[2]} votes<extra></extra>",
         )
     )
+    lines = sum(n.count("<br>") + 1 for n in names)
+    head = _title(title)
     fig.update_layout(
-        title=title,
-        xaxis_title=f"Bradley–Terry rating (Elo scale), {round(level * 100)}% interval",
-        height=max(240, 80 + 36 * len(lb)),
-        margin=_MARGIN,
+        title=head,
+        xaxis_title=_title(f"Bradley–Terry rating (Elo scale), {round(level * 100)}% interval", 28),
+        height=max(240, 80 + 24 * len(lb) + 14 * lines),
+        margin={**_MARGIN, "t": _top(head)},
     )
     fig.update_yaxes(automargin=True)
+    fig.update_xaxes(automargin=True)
     return fig
 
 
@@ -146,35 +205,44 @@ def difference_figure(
             z[a, b] = np.clip(d, -400, 400) if not np.isnan(d) else np.nan
             text[a, b] = f"{fmt.number(d)}<br>{fmt.interval(lo, hi)}"
             hover[a, b] = f"P(win) {fmt.percent(pw)} {fmt.interval(pl, ph, 0, 100, '%')}"
-    labels = [names.get(k, k) for k in models]
+    # Rows carry the numbered names, columns only the numbers: m names side by side never fit
+    # a phone (nor, wrapped, a laptop once m is 8 or so), and slanted ones run off the left.
+    full = [f"{n + 1}. {names.get(k, k)}" for n, k in enumerate(models)]
+    rows = [label(t) for t in full]
+    cols = [str(n + 1) for n in range(m)]
+    who = np.array([[f"{html.escape(full[a])} − {html.escape(full[b])}" for b in range(m)]
+                    for a in range(m)], dtype=object)  # fmt: skip
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=labels,
-            y=labels,
+            x=cols,
+            y=rows,
             text=text,
-            customdata=hover,
+            customdata=np.stack([who, hover], axis=-1),
             texttemplate="%{text}",
             colorscale="RdBu",
             zmid=0,
             zmin=-400,
             zmax=400,
             colorbar={"title": "Δ Elo"},
-            hovertemplate="%{y} − %{x}: %{text}<br>%{customdata}<extra></extra>",
+            hovertemplate="%{customdata[0]}: %{text}<br>%{customdata[1]}<extra></extra>",
         )
     )
+    head = _title(title)
+    lines = sum(r.count("<br>") + 1 for r in rows)
     fig.update_layout(
-        title=title,
-        xaxis_title="column model",
+        title=head,
+        xaxis_title="column model (numbered as the rows)",
         yaxis_title="row model",
         yaxis_autorange="reversed",
         xaxis_showgrid=False,
         yaxis_showgrid=False,
         plot_bgcolor="white",
-        height=max(320, 140 + 60 * m),
-        margin=_MARGIN,
+        height=max(320, 140 + 44 * m + 10 * lines),
+        margin={**_MARGIN, "t": _top(head)},
     )
     fig.update_yaxes(automargin=True)
+    fig.update_xaxes(automargin=True)
     return fig
 
 
@@ -204,13 +272,26 @@ def latency_figure(
     if len(lb) < 2 or not np.all(secs > 0):
         return None
     log = secs.max() / secs.min() > 10
+    # Labels sit beside their point on the side with room: a centred label on the leftmost or
+    # rightmost point runs off the figure, and plotly does not count text in its autorange.
+    pos = np.log10(secs) if log else secs
+    lo_x, hi_x = pos.min(), pos.max()
+    frac = (pos - lo_x) / (hi_x - lo_x) if hi_x > lo_x else np.full(len(pos), 0.5)
+    side = np.where(frac < 1 / 3, "top right", np.where(frac > 2 / 3, "top left", "top center"))
+    pad_x = 0.08 * (hi_x - lo_x or 1.0)
+    x_range = [lo_x - pad_x, hi_x + pad_x]
+    lo_y, hi_y = float(lb["ci_low"].min()), float(lb["ci_high"].max())
+    # Room above the highest interval for its (wrapped) label.
+    y_range = [lo_y - 0.08 * (hi_y - lo_y or 1.0), hi_y + 0.3 * (hi_y - lo_y or 1.0)]
+    names = [label(n) for n in lb["display_name"]]
     fig = go.Figure(
         go.Scatter(
             x=secs,
             y=lb["rating"],
             mode="markers+text",
-            text=lb["display_name"],
-            textposition="top center",
+            text=names,
+            textposition=list(side),
+            cliponaxis=False,
             error_y={
                 "type": "data",
                 "symmetric": False,
@@ -220,14 +301,19 @@ def latency_figure(
             hovertemplate="%{text}: %{x:.3g} s, rating %{y:.0f}<extra></extra>",
         )
     )
+    head = _title(title)
     fig.update_layout(
-        title=title,
+        title=head,
         xaxis_title="seconds per image" + (" (log scale)" if log else ""),
-        yaxis_title=f"rating for “{question}” (Elo scale)",
+        yaxis_title=_title(f"rating for “{question}” (Elo scale)", 30),
         xaxis_type="log" if log else "linear",
+        xaxis_range=x_range,
+        yaxis_range=y_range,
         height=420,
-        margin=_MARGIN,
+        margin={**_MARGIN, "t": _top(head)},
     )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -258,7 +344,7 @@ def breakdown_figure(breakdown: pd.DataFrame, column: str, *, title: str) -> go.
             go.Scatter(
                 x=[pos[g] + shift for g in part[column]],
                 y=part["rating"],
-                name=str(model),
+                name=label(model, 2 * LABEL_WIDTH),
                 mode="markers",
                 error_y={
                     "type": "data",
@@ -268,11 +354,20 @@ def breakdown_figure(breakdown: pd.DataFrame, column: str, *, title: str) -> go.
                 },
             )
         )
+    head = _title(title)
     fig.update_layout(
-        title=title,
-        xaxis={"title": column, "tickvals": list(range(len(groups))), "ticktext": groups},
+        title=head,
+        xaxis={
+            "title": column,
+            "tickvals": list(range(len(groups))),
+            "ticktext": [label(g) for g in groups],
+            "automargin": True,
+        },
         yaxis_title="rating (Elo scale)",
-        height=420,
-        margin=_MARGIN,
+        # The legend goes under the plot: beside it, long model names leave a phone's plot
+        # a sliver. It pushes the bottom margin itself; the height grows with its rows.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0},
+        height=420 + 22 * n_models,
+        margin={**_MARGIN, "t": _top(head)},
     )
     return fig

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.plots import interval_bars
+from analysis.plots import interval_bars, label
 
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 40}
 
@@ -39,9 +39,10 @@ def comparisons_figure(
         return None
     rows = rows.iloc[::-1]
     labels = [
-        f"{names.get(a, a)} vs {names.get(b, b)}"
+        label(f"{names.get(a, a)} vs {names.get(b, b)}", width=30)
         for a, b in zip(rows["model_a"], rows["model_b"], strict=True)
     ]
+    title = label(f"{question}: share of decisive votes won by the first model", width=40)
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -74,12 +75,14 @@ def comparisons_figure(
         if (rows.loc[rows["margin"] == margin, "claim"] == "equivalence").any():
             fig.add_vline(x=0.5 + margin, line_dash="dot", line_color="#c0392b")
     fig.update_layout(
-        title=f"{question}: share of decisive votes won by the first model",
+        title=title,
         xaxis={"range": [0, 1], "tickformat": ".0%"},
-        xaxis_title=f"win rate, {round(level * 100)}% rater-adjusted interval "
-        "(dashed: 50%, dotted: margin)",
-        height=max(240, 110 + 40 * len(rows)),
-        margin=_MARGIN,
+        xaxis_title=label(
+            f"win rate, {round(level * 100)}% interval; dashed 50%, dotted margin", width=28
+        ),
+        # room for every wrapped label line, and for a title of several lines
+        height=max(260, 150 + sum(18 * (t.count("<br>") + 1) + 14 for t in labels)),
+        margin={**_MARGIN, "t": 30 + 22 * (title.count("<br>") + 1)},
         legend={"orientation": "h", "y": -0.3},
     )
     fig.update_yaxes(automargin=True)
