@@ -260,13 +260,38 @@ def _comparisons(study_path: Path | None, comparisons: Path | None, database: st
     from arena.store import Store
 
     study = _open_study(study_path, database)
+    _require_sqlite_file(study.database_url)
     store = Store.open(study.database_url)
-    return _Votes(
-        store.comparisons(study.name),
-        study.title,
-        store.latencies(study.name),
-        _display_names(study, store),
-    )
+    try:
+        return _Votes(
+            store.comparisons(study.name),
+            study.title,
+            store.latencies(study.name),
+            _display_names(study, store),
+        )
+    finally:
+        store.close()
+
+
+def _require_sqlite_file(url: str) -> None:
+    """Refuse a missing SQLite file: opening it would create an empty database and report
+    "no votes" about a mistyped path."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or name in ("", ":memory:")
+        or name.startswith("file:")
+    ):
+        return
+    if not Path(name).exists():
+        raise click.ClickException(
+            f"No database at {name}: nothing has been recorded for this study there yet "
+            "(`arena serve` creates it), or --database or the study's 'database' key names "
+            "another file."
+        )
 
 
 def _display_names(study: Study, store: Any) -> dict[str, str]:

@@ -63,3 +63,16 @@ def test_plan_prints_the_count() -> None:
     assert re.search(r"^\d+ votes per pair", result.output)
     bad = CliRunner().invoke(cli, ["plan", "--win-rate", "0.5"])
     assert bad.exit_code == 1 and "win_rate must lie in (0, 1)" in bad.output
+
+
+def test_report_and_export_on_a_missing_database_say_so_and_create_nothing(make_study, tmp_path):
+    study, _ = make_study()
+    missing = tmp_path / "typo" / "arena.db"
+    for args in (["report"], ["export", "--out", str(tmp_path / "votes.csv")]):
+        result = CliRunner().invoke(
+            cli, [*args, "--study", str(study.path), "--database", f"sqlite:///{missing}"]
+        )
+        assert result.exit_code == 1, result.output
+        assert f"No database at {missing}" in result.output
+        assert "Traceback" not in result.output
+        assert not missing.exists() and not (tmp_path / "votes.csv").exists()
