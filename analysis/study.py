@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.agreement import agreement_by_question
-from analysis.assemble import Options, Rated, bounded_ratings, question_analysis
+from analysis.assemble import Options, Rated, question_analysis
 from analysis.bootstrap import VOTE, as_generator, bootstrap_ratings, cluster_weights
-from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings, pair_design, pair_stats
+from analysis.breakdown import breakdown_table, point_reach
+from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings
 from analysis.claims import Claim, claim_table, default_claims
-from analysis.counts import ComparisonCounts, count_comparisons
+from analysis.counts import count_comparisons
 from analysis.elo import elo_ratings
 from analysis.frame import (
     RATED_KIND,
-    EncodedComparisons,
     encode_comparisons,
     factorize,
     same_values,
@@ -42,7 +42,7 @@ from analysis.raters import (
 )
 from analysis.result import ALL, ExcludingFlagged, QuestionAnalysis, StudyAnalysis
 from analysis.robust import position_effect, robust_fit
-from analysis.separation import reachability, reference_models, win_graph
+from analysis.separation import reference_models
 
 #: Vote updates (votes × shuffled orders) the SDXL Turbo online Elo may spend: about 0.4 s of the
 #: compiled kernel on two cores (benchmarks/analysis_speed.py).
@@ -60,11 +60,6 @@ def elo_orders_within(requested: int, n_votes: int, budget: int = ELO_BUDGET) ->
 
 #: The ``set_aside`` key of rated votes that compare a model with itself (not rated).
 SELF_COMPARISON = "self-comparison"
-
-
-def _point_reach(counts: ComparisonCounts, tie_mode: str) -> np.ndarray:
-    design = pair_design(counts.n_models)
-    return reachability(win_graph(*pair_stats(counts.table[None], design, tie_mode), design))[0]
 
 
 def _cluster_units(cluster: str, robust_cluster: str) -> tuple[str, ...]:
@@ -360,7 +355,7 @@ def _analyze_rated(
             "boot": bootstrap_ratings(
                 counts, n_boot=n_boot, seed=rng, cluster=cluster, weights=w, **opts
             ),
-            "reach": _point_reach(counts, tie_mode),
+            "reach": point_reach(counts, tie_mode),
             "robust": robust_fit(counts, cluster=robust_cluster, tie_mode=tie_mode, ridge=ridge),
             "position": position_effect(counts, cluster=pos_cluster, tie_mode=tie_mode),
             "elo": elo_ratings(enc, variant="fastchat", mask=mask),
@@ -413,7 +408,7 @@ def _analyze_rated(
         turbo=np.mean([t.ratings for t in turbo_all], axis=0) if all(turbo_all) else None,
     )
     table = (
-        _breakdown(enc, breakdown_by, cluster, global_w, n_boot, rng, shared, names)
+        breakdown_table(enc, breakdown_by, cluster, global_w, n_boot, rng, shared, names)
         if breakdown_by is not None
         else None
     )
@@ -452,62 +447,3 @@ def _analyze_rated(
         latency_ms={str(k): float(v) for k, v in (latency_ms or {}).items()},
         breakdown=table,
     )
-
-
-def _breakdown(
-    enc: EncodedComparisons,
-    column: str,
-    cluster: str,
-    global_w: np.ndarray | None,
-    n_boot: int,
-    rng: np.random.Generator,
-    opts: Options,
-    names: Mapping[str, str],
-) -> pd.DataFrame:
-    """Ratings per (question, ``column`` value), bootstrapped with the study's rater draw.
-
-    Centred on the study's reference set; small groups are often separated, and their unbounded
-    ratings are reported as such (``separated`` column), as in the leaderboard.
-    """
-    if column not in enc.keys:
-        raise ValueError(f"breakdown_by must be one of {sorted(enc.keys)}; got {column!r}")
-    rows = []
-    q_codes, g_codes = enc.codes("question"), enc.codes(column)
-    units = () if cluster == VOTE else (cluster,)
-    for qi, qname in enumerate(enc.labels("question")):
-        for gi, gname in enumerate(enc.labels(column)):
-            mask = (q_codes == qi) & (g_codes == gi)
-            if not mask.any():
-                continue
-            counts = count_comparisons(enc, mask=mask, clusters=units)
-            fit = bt_ratings(counts, tie_mode=opts.tie_mode, ridge=opts.ridge)
-            w = None if global_w is None else global_w[:, counts.cluster(cluster).ids]
-            boot = bootstrap_ratings(
-                counts,
-                n_boot=n_boot,
-                seed=rng,
-                cluster=cluster,
-                weights=w,
-                tie_mode=opts.tie_mode,
-                ridge=opts.ridge,
-            )
-            rated = Rated(
-                fit.theta, boot.theta, _point_reach(counts, opts.tie_mode), boot.reach, (counts,)
-            )
-            ratings, _, low, high, sep = bounded_ratings(rated, counts.models, opts)
-            votes = counts.votes.sum(axis=1)
-            for k, (model, flag) in enumerate(zip(counts.models, sep.flags(), strict=True)):
-                rows.append(
-                    {
-                        "question": qname,
-                        column: gname,
-                        "model": model,
-                        "display_name": names.get(model, model),
-                        "rating": ratings[k],
-                        "ci_low": low[k],
-                        "ci_high": high[k],
-                        "separated": flag,
-                        "votes": int(votes[k]),
-                    }
-                )
-    return pd.DataFrame(rows)

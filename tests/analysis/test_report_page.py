@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
-from servers import BROWSER, CHROMIUM, CHROMIUM_ARGS
+from servers import BROWSER
 
 from analysis.report import StudyAnalysis, analyze, write_report
 from analysis.simulate import simulate_comparisons
@@ -93,18 +93,6 @@ def report(tmp_path_factory) -> Path:
     return write_report(a, out, title="SDXL Turbo against its teacher").html
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright import sync_api
-
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 def _open(browser, report: Path, size: str):
     width, height = SIZES[size]
     page = browser.new_page(viewport={"width": width, "height": height})
@@ -138,8 +126,8 @@ CUT_LABELS = """() => {
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-def test_no_sideways_scroll_and_no_cut_label(browser, report, size) -> None:
-    page = _open(browser, report, size)
+def test_no_sideways_scroll_and_no_cut_label(chromium, report, size) -> None:
+    page = _open(chromium, report, size)
     try:
         n_figures = page.locator("div.figure").count()
         assert n_figures >= 9  # ratings, differences and speed for each of the three
@@ -156,8 +144,8 @@ def test_no_sideways_scroll_and_no_cut_label(browser, report, size) -> None:
         page.close()
 
 
-def test_left_out_models_and_one_sided_intervals_are_explained(browser, report) -> None:
-    page = _open(browser, report, "laptop")
+def test_left_out_models_and_one_sided_intervals_are_explained(chromium, report) -> None:
+    page = _open(chromium, report, "laptop")
     try:
         unbeaten = MODELS[UNBEATEN]
         section = page.locator("#q0")  # "all questions"
