@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from analysis.bt import ELO_BASE, ELO_SCALE, BTRatings
 from analysis.contrasts import pairwise_differences, rank_intervals
-from analysis.counts import ClusterCounts, ComparisonCounts
+from analysis.counts import TWO_WAY, ClusterCounts, ComparisonCounts
 from analysis.elo import EloRatings
 from analysis.profile import profile_bounds
 from analysis.result import LEADERBOARD_COLUMNS, QuestionAnalysis
@@ -32,8 +32,11 @@ from analysis.separation import (
     point_value,
     separation,
 )
+from analysis.smallsample import expanded_level
 from analysis.types import FloatArray
 from analysis.winrate import pairwise_table, win_rate_matrix
+
+_DIFF_BOUNDS = ("se", "ci_low", "ci_high", "p_win_low", "p_win_high")
 
 
 def open_interval_sides(low: FloatArray, high: FloatArray) -> list[str]:
@@ -79,12 +82,28 @@ class Options:
     #: Cluster unit of the adjusted win-rate intervals (``"vote"``: none); None takes
     #: ``rater`` when it was counted, else ``prompt``, else ``vote`` (:func:`win_rate_clusters`).
     win_rate_cluster: str | None = None
+    #: Few-cluster corrections with G - 1 degrees of freedom (:mod:`analysis.smallsample`).
+    small_sample: bool = True
+
+
+def percentile_level(opts: Options, n_clusters: int | None) -> float:
+    """Level of the percentile intervals: the expanded level with few clusters.
+
+    ``n_clusters`` is the number of clusters the bootstrap resampled (None: votes, no
+    correction). ``nan`` when fewer than two clusters: there is no interval to report.
+    """
+    if not opts.small_sample or n_clusters is None:
+        return opts.level
+    return expanded_level(opts.level, n_clusters)
 
 
 def bounded_ratings(
-    rated: Rated, models: Sequence[str], opts: Options
+    rated: Rated, models: Sequence[str], opts: Options, plevel: float | None = None
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, Separation]:
     """Elo-scale ratings, replicates and interval, infinite where the votes give no bound.
+
+    ``plevel`` is the percentile level (:func:`percentile_level`; default ``opts.level``);
+    ``nan`` withholds the bootstrap side of every interval (fewer than two clusters).
 
     Returns
     -------
@@ -98,7 +117,12 @@ def bounded_ratings(
     sep = separation(models, rated.reach, ref)
     rep_up, rep_down = open_sides(rated.replicate_reach, ref)
     elo_reps = ELO_BASE + ELO_SCALE * reps
-    low, high = percentile_interval(*bounded_values(elo_reps, rep_up, rep_down), opts.level)
+    plevel = opts.level if plevel is None else plevel
+    withhold = not np.isfinite(plevel)
+    bounded = bounded_values(elo_reps, rep_up, rep_down)
+    low, high = percentile_interval(*bounded, opts.level if withhold else plevel)
+    if withhold:
+        low, high = np.full_like(low, np.nan), np.full_like(high, np.nan)
     up, down = sep.open_up, sep.open_down
     low = np.where(down, -np.inf, low)
     high = np.where(up, np.inf, high)
@@ -179,7 +203,7 @@ def _pooled_clusters(parts: Sequence[ClusterCounts]) -> ClusterCounts:
 
 def win_rate_clusters(
     counts: ComparisonCounts, parts: Sequence[ComparisonCounts], unit: str | None
-) -> ClusterCounts | None:
+) -> ClusterCounts | tuple[ClusterCounts, ...] | None:
     """Per-cluster counts behind the adjusted win-rate intervals, None for vote level.
 
     Parameters
@@ -201,6 +225,14 @@ def win_rate_clusters(
     unit = unit if unit is not None else (have[0] if have else "vote")
     if unit == "vote":
         return None
+    if unit == TWO_WAY:  # rater, prompt and their intersection (Cameron, Gelbach & Miller 2011)
+        return tuple(_unit_clusters(counts, parts, u) for u in ("rater", "prompt", TWO_WAY))
+    return _unit_clusters(counts, parts, unit)
+
+
+def _unit_clusters(
+    counts: ComparisonCounts, parts: Sequence[ComparisonCounts], unit: str
+) -> ClusterCounts:
     if unit in counts.clusters:
         return counts.cluster(unit)
     return _pooled_clusters([p.cluster(unit) for p in parts])
@@ -288,8 +320,13 @@ def question_analysis(
     turbo: EloRatings | FloatArray | None,
     robust: RobustFit | None = None,
     position: PositionEffect | None = None,
+    n_clusters: int | None = None,
 ) -> QuestionAnalysis:
     """Everything reported for one question (or ``"all"``) from its fits and replicates.
+
+    ``n_clusters`` is the number of clusters the bootstrap resampled (None: votes); with
+    ``opts.small_sample`` the percentile and simultaneous intervals get the few-cluster
+    correction of :mod:`analysis.smallsample`.
 
     Notes
     -----
@@ -300,7 +337,9 @@ def question_analysis(
     design effect (Kish 1965) of :func:`win_rate_clusters`'s unit (:mod:`analysis.winrate`).
     """
     labels = list(counts.models)
-    ratings, reps, low, high, sep = bounded_ratings(rated, labels, opts)
+    plevel = percentile_level(opts, n_clusters)
+    ratings, reps, low, high, sep = bounded_ratings(rated, labels, opts, plevel)
+    g = n_clusters if opts.small_sample else None
     # A model with no votes here (in "all": missing from some question) is not rated here, and
     # the others are ranked as if it were not in the study.
     absent = np.logical_or.reduce([c.votes.sum(axis=1) == 0 for c in rated.counts_list])
@@ -308,7 +347,9 @@ def question_analysis(
         sep = replace(sep, absent=absent)
         ratings, low, high = (np.where(absent, np.nan, v) for v in (ratings, low, high))
     clusters = win_rate_clusters(counts, rated.counts_list, opts.win_rate_cluster)
-    pairwise = pairwise_table(counts, level=opts.level, cluster=clusters)
+    pairwise = pairwise_table(
+        counts, level=opts.level, cluster=clusters, small_sample=opts.small_sample
+    )
     rates, _ = win_rate_matrix(counts)
     rr = rated.replicate_reach
     both = rated.reach & rated.reach.T & (rr & np.swapaxes(rr, 1, 2)).all(axis=0)
@@ -320,6 +361,7 @@ def question_analysis(
         theta[here],
         replicates=theta_reps[:, here],
         level=opts.level,
+        n_clusters=g,
         unbounded=~both[np.ix_(here, here)],
         known_better=_holm_better(pairwise, labels, opts.level)[np.ix_(here, here)],
     )
@@ -328,10 +370,14 @@ def question_analysis(
         labels,
         theta,
         replicates=theta_reps,
-        level=opts.level,
+        level=opts.level if not np.isfinite(plevel) else plevel,
         reach=rated.reach,
         replicate_reach=rr,
     )
+    if not np.isfinite(plevel):  # one cluster: a bootstrap over it has no spread to report
+        diffs = diffs.assign(
+            **{c: np.where(diffs["separated"], diffs[c], np.nan) for c in _DIFF_BOUNDS}
+        )
     if sep.separated:
         diffs = _fill_difference_bounds(diffs, rated, opts)
     if position is not None and sep.separated:

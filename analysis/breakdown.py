@@ -10,10 +10,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.assemble import Options, Rated, bounded_ratings
-from analysis.bootstrap import VOTE, bootstrap_ratings
+from analysis.assemble import Options, Rated, bounded_ratings, percentile_level
+from analysis.bootstrap import bootstrap_ratings
 from analysis.bt import bt_ratings, pair_design, pair_stats
 from analysis.counts import ComparisonCounts, count_comparisons
+from analysis.draws import StudyDraw
 from analysis.frame import EncodedComparisons
 from analysis.separation import reachability, win_graph
 
@@ -27,8 +28,7 @@ def point_reach(counts: ComparisonCounts, tie_mode: str) -> np.ndarray:
 def breakdown_table(
     enc: EncodedComparisons,
     column: str,
-    cluster: str,
-    global_w: np.ndarray | None,
+    draw: StudyDraw,
     n_boot: int,
     rng: np.random.Generator,
     opts: Options,
@@ -43,7 +43,7 @@ def breakdown_table(
         raise ValueError(f"breakdown_by must be one of {sorted(enc.keys)}; got {column!r}")
     rows = []
     q_codes, g_codes = enc.codes("question"), enc.codes(column)
-    units = () if cluster == VOTE else (cluster,)
+    units = draw.counted_units
     for qi, qname in enumerate(enc.labels("question")):
         for gi, gname in enumerate(enc.labels(column)):
             mask = (q_codes == qi) & (g_codes == gi)
@@ -51,12 +51,12 @@ def breakdown_table(
                 continue
             counts = count_comparisons(enc, mask=mask, clusters=units)
             fit = bt_ratings(counts, tie_mode=opts.tie_mode, ridge=opts.ridge)
-            w = None if global_w is None else global_w[:, counts.cluster(cluster).ids]
+            w = draw.for_counts(counts)
             boot = bootstrap_ratings(
                 counts,
                 n_boot=n_boot,
                 seed=rng,
-                cluster=cluster,
+                cluster=draw.unit,
                 weights=w,
                 tie_mode=opts.tie_mode,
                 ridge=opts.ridge,
@@ -64,7 +64,8 @@ def breakdown_table(
             rated = Rated(
                 fit.theta, boot.theta, point_reach(counts, opts.tie_mode), boot.reach, (counts,)
             )
-            ratings, _, low, high, sep = bounded_ratings(rated, counts.models, opts)
+            plevel = percentile_level(opts, draw.n_clusters([counts]))
+            ratings, _, low, high, sep = bounded_ratings(rated, counts.models, opts, plevel)
             votes = counts.votes.sum(axis=1)
             for k, (model, flag) in enumerate(zip(counts.models, sep.flags(), strict=True)):
                 rows.append(

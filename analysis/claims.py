@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import special, stats
 from scipy.sparse.csgraph import connected_components
 
+from analysis.counts import TWO_WAY
 from analysis.result import QuestionAnalysis
 from analysis.winrate import binomial_test_half, holm_adjust
 
@@ -44,6 +45,7 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "sentence",
     "n_decisive",
     "n_raters",
+    "cluster",
     "bt_win_rate",
     "bt_ci_low",
     "bt_ci_high",
@@ -53,6 +55,11 @@ CLAIM_COLUMNS: tuple[str, ...] = (
     "fit_p_value",
     "agree",
     "note",
+    "two_way_ci_low",
+    "two_way_ci_high",
+    "two_way_p_value",
+    "two_way_deff",
+    "n_prompts",
 )
 NOT_TESTED = "not tested"
 
@@ -241,11 +248,26 @@ def _head_to_head(q: QuestionAnalysis, a: str, b: str) -> dict[str, float]:
         return {"n_decisive": 0, "n_raters": 0}
     wins = row["losses"] if flip else row["wins"]
     low, high = row["wilson_low_adj"], row["wilson_high_adj"]
+    two_way = row["cluster"] == TWO_WAY
+    out = {}
+    if two_way:  # the interval is itself two-way: the two_way_* columns repeat it
+        lo2, hi2 = (1 - high, 1 - low) if flip else (low, high)
+        out = {
+            "two_way_ci_low": float(lo2),
+            "two_way_ci_high": float(hi2),
+            "two_way_deff": float(row["deff"]),
+            "n_prompts": int(row["n_prompts"]),
+        }
     return {
+        **out,
+        "cluster": str(row["cluster"]),
+        "n_clusters": int(row["n_clusters"]),
         "n_decisive": int(row["n_decisive"]),
-        "n_raters": int(row["n_clusters"]),
+        "n_raters": int(row["n_raters"] if two_way else row["n_clusters"]),
         "wins": float(wins),
-        "deff": float(row["deff"]),
+        # The divisor behind the interval, so the test and the interval agree (small-sample
+        # corrected unless the analysis was asked not to be).
+        "deff": float(row["deff_t"]),
         "win_rate": float(wins / row["n_decisive"]),
         "ci_low": float(1 - high if flip else low),
         "ci_high": float(1 - low if flip else high),
@@ -273,6 +295,7 @@ def claim_table(
     names: Mapping[str, str] | None = None,
     unrated: Mapping[str, str] | None = None,
     level: float = 0.95,
+    two_way: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Test every declared claim on every question it names; one row per claim and question.
 
@@ -291,6 +314,10 @@ def claim_table(
         Questions that were not rated, with the reason (:func:`analysis.study.decisive_questions`).
     level : float, default 0.95
         Coverage of the intervals in the sentences' wording.
+    two_way : pandas.DataFrame, optional
+        The same comparisons under two-way clustering by rater and prompt
+        (:func:`analysis.twoway.two_way_comparisons`); its columns are joined on, and the
+        sentence says when they widen the interval by more than a tenth.
 
     Returns
     -------
@@ -305,7 +332,8 @@ def claim_table(
         not shown``, ``equivalent``, ``equivalence not shown`` or ``not tested`` (why in
         ``note``). ``bt_*``: the Bradley–Terry win probability with its bootstrap interval and
         the verdict read off that interval; ``fit_*``: :func:`fit_test` of the question;
-        ``agree``: the two verdicts are the same.
+        ``agree``: the two verdicts are the same. ``two_way_*`` and ``n_prompts``: from
+        ``two_way`` (``nan`` without it).
 
     Notes
     -----
@@ -322,6 +350,11 @@ def claim_table(
         for qname in targets:
             rows.append(_row(c, qname, questions.get(qname), fits.get(qname), unrated))
     table = pd.DataFrame(rows, columns=[col for col in CLAIM_COLUMNS if col != "sentence"])
+    if two_way is not None and len(two_way):
+        keys = ["model_a", "model_b", "question"]
+        extra = [c for c in two_way.columns if c not in keys]
+        table = table.drop(columns=extra).merge(two_way, on=keys, how="left")
+        table["n_prompts"] = table["n_prompts"].fillna(0).astype(np.int64)
     tested = table["p_value"].notna().to_numpy()
     scale = np.where(table["claim"] == "superiority", 1.0, 2.0)
     p2 = np.minimum(1.0, table["p_value"].to_numpy(dtype=float) * scale)
@@ -366,6 +399,7 @@ def _row(
         "verdict": NOT_TESTED,
         "n_decisive": 0,
         "n_raters": 0,
+        "cluster": "",
         "bt_win_rate": nan,
         "bt_ci_low": nan,
         "bt_ci_high": nan,
@@ -375,6 +409,11 @@ def _row(
         "fit_p_value": nan,
         "agree": False,
         "note": "",
+        "two_way_ci_low": nan,
+        "two_way_ci_high": nan,
+        "two_way_p_value": nan,
+        "two_way_deff": nan,
+        "n_prompts": 0,
     }
     if q is None:
         why = unrated.get(qname, "the question has no votes")
@@ -393,14 +432,17 @@ def _row(
         row.update(fit_statistic=fit.statistic, fit_df=fit.df, fit_p_value=fit.p_value)
     if h2h["n_decisive"] == 0:
         return {**row, "note": "never compared directly (no decisive vote between them)"}
-    if h2h["n_raters"] < 2:
+    if h2h["n_clusters"] < 2:
+        unit = "prompt" if h2h["cluster"] == "prompt" else "rater"
         return {
             **row,
             "ci_low": nan,
             "ci_high": nan,
-            "note": "every decisive vote between them is from one rater; a rater-adjusted "
-            "interval needs at least two raters",
+            "note": f"every decisive vote between them is from one {unit}; a {unit}-adjusted "
+            f"interval needs at least two {unit}s",
         }
     d = h2h["deff"]
     row["p_value"] = claim_p_value(c.claim, h2h["wins"] / d, h2h["n_decisive"] / d, c.margin)
+    if h2h["cluster"] == TWO_WAY:
+        row["two_way_p_value"] = row["p_value"]
     return row

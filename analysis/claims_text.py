@@ -42,11 +42,23 @@ def _preferred(row: Mapping[str, Any], a: str, b: str, level: float) -> str:
     rate, low, high = row["win_rate"], row["ci_low"], row["ci_high"]
     if rate < 0.5:
         a, b, rate, low, high = b, a, 1 - rate, 1 - high, 1 - low
-    ci = f"{level:.0%} CI {percent(low)}–{percent(high)}, {row['n_raters']} raters"
+    ci = f"{level:.0%} CI {percent(low)}–{percent(high)}, {_clusters(row)}"
     n = row["n_decisive"]
     if rate == 0.5:
         return f"{a} and {b} were each preferred in half of {n} decisive votes ({ci})"
     return f"{a} was preferred to {b} in {percent(rate)} of {n} decisive votes ({ci})"
+
+
+def _clusters(row: Mapping[str, Any]) -> str:
+    """What the interval counted as independent: "12 raters", "12 raters and 20 prompts"."""
+    n = row["n_raters"]
+    if row.get("cluster") == "rater+prompt":
+        return f"{n} raters and {row['n_prompts']} prompts"
+    if row.get("cluster") == "prompt":
+        return f"{n} prompts"
+    if row.get("cluster") == "vote":
+        return "votes taken as independent"
+    return f"{n} raters"
 
 
 def _finite(v: Any) -> bool:
@@ -94,6 +106,29 @@ def disagreement_words(row: Mapping[str, Any]) -> str:
     )
 
 
+#: Two-way intervals this much wider than the rater-clustered ones are mentioned.
+PROMPT_WIDENING = 1.1
+
+
+def prompt_words(row: Mapping[str, Any]) -> str:
+    """Where votes also cluster by prompt: the two-way interval, if it is a tenth wider or more."""
+    low, high = row.get("two_way_ci_low"), row.get("two_way_ci_high")
+    if not (_finite(low) and _finite(high) and _finite(row["ci_low"]) and _finite(row["ci_high"])):
+        return ""
+    one = row["ci_high"] - row["ci_low"]
+    if one <= 0 or (high - low) < PROMPT_WIDENING * one:
+        return ""
+    rate = row["win_rate"]
+    if _finite(rate) and rate < 0.5:  # worded about the preferred model, as the head is
+        low, high = 1 - high, 1 - low
+    return (
+        f"Votes also cluster by prompt here: counting the {row['n_prompts']} prompts as clusters "
+        f"too (two-way, Cameron, Gelbach & Miller 2011) widens the interval to "
+        f"{percent(low)}–{percent(high)} ({p_is(row['two_way_p_value'])}, unadjusted); "
+        "arena report --cluster rater+prompt uses it throughout."
+    )
+
+
 def claim_sentence(
     row: Mapping[str, Any], names: Mapping[str, str], *, n_tests: int, level: float = 0.95
 ) -> str:
@@ -118,5 +153,10 @@ def claim_sentence(
     else:
         result = f"{claim} {_shown(verdict)}"
     head = f"{q}: {_preferred(row, a, b, level)}; {result} ({p_is(row['p_value'])}, {holm})."
-    parts = (head, bt_words(row, a, b, level), disagreement_words(row))
+    parts = (
+        head,
+        prompt_words(row),
+        bt_words(row, a, b, level),
+        disagreement_words(row),
+    )
     return " ".join(part for part in parts if part)

@@ -22,6 +22,7 @@ from scipy import stats
 from analysis.bootstrap import as_generator
 from analysis.bt import ELO_SCALE
 from analysis.separation import bounded_values, percentile_interval, point_value
+from analysis.smallsample import corrected_critical
 from analysis.types import FloatArray
 
 
@@ -56,6 +57,7 @@ def pairwise_differences(
     level: float = 0.95,
     reach: np.ndarray | None = None,
     replicate_reach: np.ndarray | None = None,
+    df: float | None = None,
 ) -> pd.DataFrame:
     """Rating differences and predicted win probabilities for every pair, with intervals.
 
@@ -79,6 +81,9 @@ def pairwise_differences(
         filled, e.g. by :func:`analysis.profile.profile_bounds`).
     replicate_reach : ndarray of bool, shape (B, m, m), optional
         The same per bootstrap replicate; unbounded replicates count as ``±inf``.
+    df : float, optional
+        Degrees of freedom of the Wald intervals and p-values (Student t; ``G - 1`` for ``G``
+        clusters, the few-cluster correction of :mod:`analysis.smallsample`). None: normal.
 
     Returns
     -------
@@ -112,11 +117,12 @@ def pairwise_differences(
     elif cov is not None:
         c = np.asarray(cov)[: len(th), : len(th)]
         se = np.sqrt(np.clip(c[i, i] + c[j, j] - 2 * c[i, j], 0, None))
-        z = stats.norm.ppf(1 - a)
+        ref = stats.norm if df is None else stats.t(df)
+        z = ref.ppf(1 - a)
         low, high = d - z * se, d + z * se
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = 2 * stats.norm.sf(np.abs(d) / se)
-        method = "wald"
+            p = 2 * ref.sf(np.abs(d) / se)
+        method = "wald" if df is None else f"wald, t with {df:g} df"
     else:
         raise ValueError("pass either cov (from analysis.robust) or replicates (from a bootstrap)")
     open_up = np.zeros(len(d), dtype=bool) if reach is None else ~np.asarray(reach)[j, i]
@@ -157,6 +163,7 @@ def rank_intervals(
     n_draws: int = 10_000,
     unbounded: np.ndarray | None = None,
     known_better: np.ndarray | None = None,
+    n_clusters: int | None = None,
 ) -> pd.DataFrame:
     """Simultaneous rank intervals from jointly valid pairwise-difference intervals.
 
@@ -183,6 +190,10 @@ def rank_intervals(
     known_better : ndarray of bool, shape (m, m), optional
         ``[i, j]`` True where another test shows ``i`` better than ``j`` (used for ``unbounded``
         pairs only).
+    n_clusters : int, optional
+        Clusters ``G`` the replicates resampled: the critical value is moved to the t
+        reference with ``G - 1`` degrees of freedom
+        (:func:`analysis.smallsample.corrected_critical`). None: no correction.
 
     Returns
     -------
@@ -208,6 +219,8 @@ def rank_intervals(
     with np.errstate(invalid="ignore"):
         tmax = np.max(np.nan_to_num(np.abs(d_star - d_hat) / safe), axis=(1, 2))
     crit = float(np.quantile(tmax, level)) if m > 1 else 0.0
+    if n_clusters is not None and m > 1:
+        crit = corrected_critical(crit, n_clusters)
     lower = d_hat - crit * np.where(off, se, 0.0)  # lower bound of theta_i - theta_j
     surely_better = (lower > 0) & off & ~free  # [i, j]: i surely better than j
     if known_better is not None:

@@ -22,6 +22,8 @@ from analysis.types import FloatArray, IntArray, OutcomeTensor, PairMatrix
 
 #: Cluster units understood by :func:`count_comparisons`; ``rater+prompt`` is the intersection
 #: needed by two-way cluster-robust covariances (Cameron, Gelbach & Miller 2011).
+#: The two-way unit: a vote's rater and prompt together (Cameron, Gelbach & Miller 2011).
+TWO_WAY = "rater+prompt"
 CLUSTER_UNITS: tuple[str, ...] = ("rater", "prompt", "category", "question", "rater+prompt")
 
 # Above this many cells a per-cluster table is stored sparse: dense would cost memory for nothing

@@ -84,6 +84,9 @@ def methods_html(analysis: StudyAnalysis) -> str:
         "rater": "raters were resampled with replacement (all of a rater's votes together; one "
         "draw shared by every question)",
         "prompt": "prompts were resampled with replacement",
+        "rater+prompt": "raters and prompts were resampled independently, each vote weighted by "
+        "the product of its rater's and its prompt's draws (pigeonhole bootstrap, Owen 2007), "
+        "and win rates use two-way design effects (Cameron, Gelbach & Miller 2011)",
         "vote": "votes were resampled independently (ignores within-rater correlation)",
     }[s["cluster"]]
     ties = {
@@ -116,11 +119,12 @@ def methods_html(analysis: StudyAnalysis) -> str:
         f"seed {s['seed']}; {cluster}; every replicate is refitted. Cluster unit: "
         f"{html.escape(str(s['cluster']))}; tie mode: {html.escape(str(s['tie_mode']))}.",
         f"“all”: {html.escape(s['combine'])}; its interval uses the same replicates.",
+        _small_sample_item(s),
         "Rank intervals: simultaneous over all pairs (max-|t| calibration on the bootstrap "
         "replicates; Klein, Wright & Wieczorek 2020); pairs without a bounded difference are "
         "ordered only where the Holm-corrected exact test is significant.",
-        "Differences: Δ = rating of the first model minus the second, percentile bootstrap "
-        "interval; P(first wins) = 1 / (1 + 10^(−Δ/400)), the Bradley–Terry probability of "
+        f"Differences: Δ = rating of the first model minus the second, "
+        f"{html.escape(str(s['interval']))} interval; P(first wins) = 1 / (1 + 10^(−Δ/400)), the Bradley–Terry probability of "
         "winning a decisive vote, with the interval transformed from Δ's.",
         f"Standard errors (se_robust) and design effects: sandwich covariance clustered by "
         f"{html.escape(str(s['robust_cluster']))} (Liang & Zeger 1986; two-way as in Cameron, "
@@ -280,3 +284,23 @@ def render_report(analysis: StudyAnalysis, *, title: str) -> str:
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _small_sample_item(s: dict) -> str:
+    """The methods line on few-cluster corrections: which were applied, or that none were."""
+    if s.get("small_sample", "none") == "none":
+        return (
+            "Few-cluster corrections: none (asked for with --no-small-sample). With a dozen "
+            "raters the uncorrected intervals cover about 92% at a nominal 95% "
+            "(benchmarks/coverage.py)."
+        )
+    return (
+        "Few-cluster corrections (G = raters, or the clusters named above): ratings and "
+        "differences use the expanded percentile bootstrap (Hesterberg 2015: percentiles moved "
+        "out to the normal quantile √(G/(G−1))·t<sub>G−1</sub>); the rank intervals' critical "
+        "value is mapped to the same t reference; win rates and the declared comparisons' tests "
+        "use Korn & Graubard's (1998) degrees-of-freedom-adjusted effective votes. With fewer "
+        "than two clusters no interval is reported. Each correction vanishes as G grows; with "
+        "12 raters they bring the coverage of nominal 95% intervals from 91–92% (83% for the "
+        "simultaneous ones) to 93.5–94% (benchmarks/coverage.py, docs/statistics.md)."
+    )

@@ -24,6 +24,7 @@ def simulate_comparisons(
     votes_per_rater: int = 20,
     models: Sequence[str] | None = None,
     rater_sd: float = 0.0,
+    prompt_sd: float = 0.0,
     tie_nu: float = 0.0,
     both_bad: float = 0.0,
     position: float = 0.0,
@@ -45,6 +46,9 @@ def simulate_comparisons(
         Model names (default ``m0``, ``m1``, ...).
     rater_sd : float, default 0
         Standard deviation of each rater's per-model taste offset.
+    prompt_sd : float, default 0
+        Standard deviation of each prompt's per-model offset (some prompts suit some models):
+        votes then cluster by prompt as well as by rater.
     tie_nu : float, default 0
         Davidson's tie parameter (0: no ties).
     both_bad : float, default 0
@@ -85,13 +89,20 @@ def simulate_comparisons(
         rng.normal(0.0, rater_sd, size=(n_raters, m)) if rater_sd > 0 else np.zeros((n_raters, m))
     )
     d = th[a] - th[b] + taste[rater, a] - taste[rater, b] + position
+    if prompt_sd > 0:
+        # Prompts are drawn before the outcomes only here, so that studies without prompt
+        # effects keep the random stream (and every seeded figure) they always had.
+        prompt = rng.integers(0, n_prompts, size=n)
+        suits = rng.normal(0.0, prompt_sd, size=(n_prompts, m))
+        d = d + suits[prompt, a] - suits[prompt, b]
     e_a, e_b = np.exp(d / 2), np.exp(-d / 2)
     den = e_a + e_b + tie_nu
     u = rng.random(n)
     outcome = np.where(u < e_a / den, 0, np.where(u < (e_a + e_b) / den, 1, 2))
     if both_bad > 0:
         outcome = np.where(rng.random(n) < both_bad, 3, outcome)
-    prompt = rng.integers(0, n_prompts, size=n)
+    if prompt_sd <= 0:
+        prompt = rng.integers(0, n_prompts, size=n)
     cats = np.asarray(categories)
     rater_names = np.asarray([f"r{k}" for k in range(n_raters)])
     prompt_names = np.asarray([f"p{k}" for k in range(n_prompts)])

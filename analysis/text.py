@@ -42,7 +42,8 @@ def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
     lvl = int(round(s["level"] * 100))
     head = (
         f"{q.question}: {q.counts.n_votes} votes, {q.counts.n_raters} raters; Bradley–Terry "
-        f"({s['tie_mode']} ties), {lvl}% {s['cluster']}-bootstrap intervals, "
+        f"({s['tie_mode']} ties), {lvl}% {s['cluster']}-bootstrap intervals"
+        f"{' (few-cluster corrected)' if s.get('small_sample', 'none') != 'none' else ''}, "
         f"B={s['n_boot']}, seed={s['seed']}"
     )
     width = max([len("model"), *(len(str(n)) for n in lb["display_name"])])

@@ -16,8 +16,9 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import special, stats
 
-from analysis.counts import ClusterCounts, ComparisonCounts
+from analysis.counts import TWO_WAY, ClusterCounts, ComparisonCounts
 from analysis.frame import A_WINS, B_WINS, OUTCOMES
+from analysis.smallsample import df_adjusted_deff
 from analysis.types import FloatArray, IntArray
 
 #: How ties enter a win rate: dropped (``exclude``) or half a win each (``half``).
@@ -267,12 +268,46 @@ def _pair_cluster_counts(
     return np.asarray((win.T @ mat.T).T), np.asarray((decisive.T @ mat.T).T)
 
 
+def two_way_design_effect(
+    parts: tuple[ClusterCounts, ClusterCounts, ClusterCounts], i: IntArray, j: IntArray
+) -> tuple[FloatArray, IntArray]:
+    """Design effect of each pair's win rate under two-way clustering (rater and prompt).
+
+    Parameters
+    ----------
+    parts : (ClusterCounts, ClusterCounts, ClusterCounts)
+        Per-cluster counts by rater, by prompt and by their intersection (``rater+prompt``).
+    i, j : ndarray of int
+        Model indices of the pairs.
+
+    Returns
+    -------
+    deff : ndarray, shape (P,)
+        ``max(1, (V_rater + V_prompt - V_both) / V_binomial)``, each ``V`` the ratio-estimator
+        variance of :func:`cluster_design_effect` for that clustering.
+    n_clusters : ndarray of int64, shape (3, P)
+        ``min(G_rater, G_prompt)`` (the degrees of freedom that two-way inference has; Cameron,
+        Gelbach & Miller 2011, §2.3), then ``G_rater`` and ``G_prompt``.
+
+    Notes
+    -----
+    Cameron, Gelbach & Miller (2011, JBES 29:238): the two-way variance adds the one-way ones
+    and subtracts the intersection's, which the votes would otherwise count twice. The sum can
+    fall below either one-way variance by chance; it is floored at their larger one.
+    """
+    effects = [cluster_design_effect(*_pair_cluster_counts(p, i, j)) for p in parts]
+    (d_r, g_r), (d_p, g_p), (d_rp, _) = effects
+    deff = np.maximum(np.maximum(d_r, d_p), d_r + d_p - d_rp)
+    return np.maximum(deff, 1.0), np.stack([np.minimum(g_r, g_p), g_r, g_p])
+
+
 def pairwise_table(
     counts: ComparisonCounts,
     *,
     ties: str = "exclude",
     level: float = 0.95,
-    cluster: str | ClusterCounts | None = "rater",
+    cluster: str | ClusterCounts | tuple[ClusterCounts, ...] | None = "rater",
+    small_sample: bool = True,
 ) -> pd.DataFrame:
     """One row per compared unordered pair: counts, win rate, intervals and corrected tests.
 
@@ -285,10 +320,17 @@ def pairwise_table(
         test always uses decisive votes only (a sign test; ties carry no direction).
     level : float, default 0.95
         Interval coverage.
-    cluster : str, ClusterCounts or None, default "rater"
+    cluster : str, ClusterCounts, tuple or None, default "rater"
         Cluster unit of the adjusted columns: a unit counted in ``counts`` (``ValueError`` if
-        not), per-cluster counts given directly (e.g. pooled over questions), or ``"vote"`` /
-        None for none (the adjusted columns then equal the vote-level ones).
+        not; ``"rater+prompt"`` is two-way clustering and needs ``rater``, ``prompt`` and
+        ``rater+prompt`` counted), per-cluster counts given directly (e.g. pooled over
+        questions; a tuple of three for two-way, as :func:`two_way_design_effect`), or
+        ``"vote"`` / None for none (the adjusted columns then equal the vote-level ones).
+    small_sample : bool, default True
+        Adjusted intervals and tests on Korn & Graubard's (1998) degrees-of-freedom-adjusted
+        effective counts (:func:`analysis.smallsample.df_adjusted_deff`, ``G - 1`` degrees of
+        freedom with ``G`` the pair's clusters): with few raters the Kish counts alone give
+        intervals that are too narrow. Without clusters (``"vote"``) it changes nothing.
 
     Returns
     -------
@@ -296,8 +338,11 @@ def pairwise_table(
         Columns ``model_a``, ``model_b`` (names in index order, not screen sides), ``wins``
         (of ``model_a``), ``losses``, ``ties``, ``both_bad``, ``n`` (all votes), ``n_decisive``,
         ``win_rate``; cluster-adjusted first: ``cluster`` (unit), ``n_clusters`` (clusters
-        with a decisive vote on the pair), ``deff`` (:func:`cluster_design_effect`), ``n_eff``
-        (``n_decisive / deff``), ``wilson_low_adj``, ``wilson_high_adj``, ``cp_low_adj``,
+        with a decisive vote on the pair; for two-way the fewer of raters and prompts, then
+        ``n_raters`` and ``n_prompts`` columns), ``deff`` (:func:`cluster_design_effect`), ``n_eff``
+        (``n_decisive / deff``), ``deff_t`` (the divisor the adjusted columns use: ``deff``
+        with the small-sample factor, ``nan`` when fewer than two clusters voted on the pair,
+        which leaves the adjusted columns ``nan``: no interval without clusters), ``wilson_low_adj``, ``wilson_high_adj``, ``cp_low_adj``,
         ``cp_high_adj``, ``p_value_adj``, ``p_holm_adj``; then vote-level (votes independent,
         FastChat parity): ``wilson_low``, ``wilson_high``, ``cp_low``, ``cp_high``, ``p_value``
         (exact binomial vs 50 %), ``p_holm`` (Holm-adjusted across the pairs in the table).
@@ -324,16 +369,26 @@ def pairwise_table(
     wl, wh = wilson_interval(x, n, level)
     cl, ch = clopper_pearson_interval(x, n, level)
     p = binomial_test_half(w, w + lo)
-    if isinstance(cluster, str) and cluster != "vote":
+    if cluster == TWO_WAY:
+        cluster = tuple(counts.cluster(u) for u in ("rater", "prompt", TWO_WAY))
+    elif isinstance(cluster, str) and cluster != "vote":
         cluster = counts.cluster(cluster)
-    if isinstance(cluster, ClusterCounts):
+    by_unit = {}
+    if isinstance(cluster, tuple):
+        unit = TWO_WAY
+        deff, g = two_way_design_effect(cluster, i, j)
+        n_clusters, by_unit = g[0], {"n_raters": g[1], "n_prompts": g[2]}
+    elif isinstance(cluster, ClusterCounts):
         unit = cluster.unit
         deff, n_clusters = cluster_design_effect(*_pair_cluster_counts(cluster, i, j))
     else:  # votes are their own clusters: no adjustment
         unit, deff, n_clusters = "vote", np.ones(len(i)), (w + lo).astype(np.int64)
-    wl_a, wh_a = wilson_interval(x / deff, n / deff, level)
-    cl_a, ch_a = clopper_pearson_interval(x / deff, n / deff, level)
-    p_a = binomial_test_half(w / deff, (w + lo) / deff)
+    d_t = deff
+    if small_sample and unit != "vote":
+        d_t = df_adjusted_deff(deff, n_clusters, level)
+    wl_a, wh_a = wilson_interval(x / d_t, n / d_t, level)
+    cl_a, ch_a = clopper_pearson_interval(x / d_t, n / d_t, level)
+    p_a = binomial_test_half(w / d_t, (w + lo) / d_t)
     names = np.asarray(counts.models, dtype=object)
     return pd.DataFrame(
         {
@@ -348,8 +403,10 @@ def pairwise_table(
             "win_rate": rate,
             "cluster": unit,
             "n_clusters": n_clusters,
+            **by_unit,
             "deff": deff,
             "n_eff": (w + lo) / deff,
+            "deff_t": d_t,
             "wilson_low_adj": wl_a,
             "wilson_high_adj": wh_a,
             "cp_low_adj": cl_a,

@@ -346,10 +346,17 @@ def _display_names(study: Study, store: Any) -> dict[str, str]:
 )
 @click.option(
     "--cluster",
-    type=click.Choice(["rater", "prompt", "vote"]),
+    type=click.Choice(["rater", "prompt", "rater+prompt", "vote"]),
     default="rater",
     show_default=True,
-    help="Unit the bootstrap resamples.",
+    help="What counts as independent: the bootstrap's resampling unit and the win rates' "
+    "cluster unit (rater+prompt: two-way).",
+)
+@click.option(
+    "--small-sample/--no-small-sample",
+    default=True,
+    show_default=True,
+    help="Few-cluster corrections (Student t with G-1 degrees of freedom) on every interval.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
 @_plain_errors
@@ -362,6 +369,7 @@ def report(
     n_boot: int,
     ties: str,
     cluster: str,
+    small_sample: bool,
     as_json: bool,
     elo_orders: int,
 ) -> None:
@@ -384,6 +392,7 @@ def report(
         claims=(study.comparisons or None) if study else None,
         reference_model=study.reference if study else None,
         elo_orders=elo_orders,
+        small_sample=small_sample,
     )
     if out is None:
         out = (study_path.resolve().parent if study_path else Path.cwd()) / "report"

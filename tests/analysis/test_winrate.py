@@ -102,7 +102,7 @@ def three_raters():
 
 
 def test_design_effect_by_hand(three_raters):
-    t = pairwise_table(three_raters).iloc[0]
+    t = pairwise_table(three_raters, small_sample=False).iloc[0]
     # p = 6/10; residuals w - p n: 3 - 1.8, 1 - 2.4, 2 - 1.8 -> squares 1.44 + 1.96 + 0.04 = 3.44.
     v_c = 3 / 2 * 3.44 / 10**2  # 0.0516
     v_b = 0.6 * 0.4 / 10  # 0.024
@@ -125,6 +125,51 @@ def test_design_effect_by_hand(three_raters):
     assert cluster_design_effect(w, n)[0][0] == pytest.approx(2.15)
 
 
+def test_small_sample_effective_counts_by_hand(three_raters):
+    # Korn & Graubard (1998): with G = 3 raters the Kish counts shrink by (z / t_2)^2 more.
+    t = pairwise_table(three_raters).iloc[0]
+    factor = (stats.t.ppf(0.975, 2) / stats.norm.ppf(0.975)) ** 2  # (4.303 / 1.960)^2 = 4.82
+    assert factor == pytest.approx(4.8193, rel=1e-4)
+    assert t.deff == pytest.approx(2.15) and t.deff_t == pytest.approx(2.15 * factor)
+    low, high = _wilson_by_hand(6 / (2.15 * factor), 10 / (2.15 * factor))
+    assert (t.wilson_low_adj, t.wilson_high_adj) == (pytest.approx(low), pytest.approx(high))
+    plain = pairwise_table(three_raters, small_sample=False).iloc[0]
+    assert plain.deff_t == pytest.approx(2.15)
+    assert t.wilson_low_adj < plain.wilson_low_adj and t.wilson_high_adj > plain.wilson_high_adj
+    assert t.p_value_adj >= plain.p_value_adj
+    # Vote-level columns do not change.
+    assert (t.wilson_low, t.wilson_high) == (plain.wilson_low, plain.wilson_high)
+
+
+def test_one_rater_pair_has_no_adjusted_interval():
+    rows = [("A", "B", "a")] * 5 + [("A", "B", "b")]
+    t = pairwise_table(count_comparisons(comparisons_frame(rows, raters=["r1"] * 6))).iloc[0]
+    assert t.n_clusters == 1 and np.isnan(t.deff_t)
+    assert np.isnan(t.wilson_low_adj) and np.isnan(t.p_value_adj) and np.isnan(t.p_holm_adj)
+    assert np.isfinite(t.wilson_low)  # the vote-level interval is still reported
+
+
+def test_two_way_design_effect_adds_prompt_clustering():
+    # Each prompt favours one model for every rater: votes cluster by prompt, not by rater.
+    rng = np.random.default_rng(3)
+    rows, raters, prompts = [], [], []
+    for r in range(12):
+        for p in range(8):
+            for _ in range(3):
+                p_a = 0.85 if p % 2 else 0.15
+                rows.append(("A", "B", "a" if rng.random() < p_a else "b"))
+                raters.append(f"r{r}")
+                prompts.append(f"p{p}")
+    frame = comparisons_frame(rows, raters=raters, prompts=prompts)
+    c = count_comparisons(frame, clusters=("rater", "prompt", "rater+prompt"))
+    one = pairwise_table(c, cluster="rater").iloc[0]
+    two = pairwise_table(c, cluster="rater+prompt").iloc[0]
+    by_prompt = pairwise_table(c, cluster="prompt").iloc[0]
+    assert two.cluster == "rater+prompt" and two.n_clusters == 8  # min(12 raters, 8 prompts)
+    assert two.deff >= max(one.deff, by_prompt.deff) and two.deff > 2 * one.deff
+    assert two.wilson_high_adj - two.wilson_low_adj > one.wilson_high_adj - one.wilson_low_adj
+
+
 def test_raters_agree_within_disagree_between():
     # Three raters always prefer A (8 votes each), one always prefers B: votes are not
     # independent draws, the rater is the unit.
@@ -142,15 +187,17 @@ def test_raters_agree_within_disagree_between():
 def test_one_vote_per_rater_is_vote_level():
     rows = [("A", "B", "a")] * 30 + [("B", "A", "a")] * 20
     c = count_comparisons(comparisons_frame(rows, raters=[f"r{k}" for k in range(50)]))
-    t = pairwise_table(c).iloc[0]
+    # Without the t correction (which adds (t_49 / z)^2 = 1.05 on top of any clustering).
+    t = pairwise_table(c, small_sample=False).iloc[0]
     # Σ(w - p n)² = G p(1-p) exactly, so V_c / V_b is the small-sample factor G/(G-1) alone.
     assert t.deff == pytest.approx(50 / 49) and t.n_eff == pytest.approx(49)
     assert t.wilson_low_adj == pytest.approx(t.wilson_low, abs=0.005)
     assert t.p_value_adj == pytest.approx(t.p_value, rel=0.05)
-    # No clustering (vote unit) or a single rater: adjusted columns equal the vote-level ones.
+    # No clustering (vote unit), or a single rater without the t correction (with it, one
+    # rater has no adjusted interval at all): adjusted columns equal the vote-level ones.
     for tab in (
         pairwise_table(c, cluster="vote"),
-        pairwise_table(count_comparisons(comparisons_frame(rows))),
+        pairwise_table(count_comparisons(comparisons_frame(rows)), small_sample=False),
     ):
         row = tab.iloc[0]
         assert row.deff == 1.0 and row.n_eff == 50
