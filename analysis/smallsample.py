@@ -123,3 +123,51 @@ def df_adjusted_deff(deff: FloatArray, n_clusters: FloatArray, level: float = 0.
     t-based width. ``nan`` where ``G < 2``.
     """
     return np.asarray(deff, dtype=np.float64) * t_ratio(n_clusters, level) ** 2
+
+
+def floor_at_model(
+    replicates: FloatArray,
+    cov_model: FloatArray,
+    seed: int | np.random.Generator | None = 0,
+) -> tuple[FloatArray, float]:
+    """Bootstrap replicates whose covariance is at least the model-based one.
+
+    A cluster bootstrap sees only the variation between clusters. When raters agree exactly
+    (every rater cast the same votes), every resample has the same counts and the intervals
+    have zero width, although each vote was still a random draw. As the design effect is
+    floored at 1 (:func:`analysis.winrate.cluster_design_effect`), the replicates' covariance
+    is floored at the model-based covariance (inverse information): seeded normal noise with
+    covariance ``(cov_model - cov_boot)+`` (its positive part) is added, which changes nothing
+    where the bootstrap already varies more than independent votes would.
+
+    Parameters
+    ----------
+    replicates : ndarray, shape (B, m)
+        Bootstrap replicates of ``theta``.
+    cov_model : ndarray, shape (m, m)
+        Model-based covariance of ``theta`` (e.g. :attr:`analysis.robust.RobustFit.cov_model`).
+    seed : int or numpy.random.Generator
+        Randomness of the noise.
+
+    Returns
+    -------
+    replicates : ndarray, shape (B, m)
+        Floored replicates (the input itself when no floor was needed).
+    added : float
+        Share of the model-based total variance that was added (0 when none).
+    """
+    reps = np.asarray(replicates, dtype=np.float64)
+    m = reps.shape[1]
+    c_model = np.asarray(cov_model, dtype=np.float64)[:m, :m]
+    if reps.shape[0] < 2 or not np.all(np.isfinite(c_model)) or not np.all(np.isfinite(reps)):
+        return reps, 0.0
+    gap = c_model - np.cov(reps, rowvar=False)
+    vals, vecs = np.linalg.eigh((gap + gap.T) / 2)
+    total = float(np.trace(c_model))
+    keep = vals > 1e-9 * max(total, 1e-300)
+    if not keep.any():
+        return reps, 0.0
+    rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
+    z = rng.standard_normal((reps.shape[0], int(keep.sum())))
+    noise = z * np.sqrt(vals[keep]) @ vecs[:, keep].T
+    return reps + noise - noise.mean(axis=0), float(vals[keep].sum() / total)

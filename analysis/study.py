@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.agreement import agreement_by_question
 from analysis.assemble import Options, Rated, question_analysis
-from analysis.bootstrap import as_generator, bootstrap_ratings
+from analysis.bootstrap import VOTE, as_generator, bootstrap_ratings
 from analysis.breakdown import breakdown_table, point_reach
 from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings
 from analysis.claims import Claim, claim_table, default_claims
@@ -44,7 +44,7 @@ from analysis.raters import (
 from analysis.result import ALL, ExcludingFlagged, QuestionAnalysis, StudyAnalysis
 from analysis.robust import position_effect, robust_fit
 from analysis.separation import reference_models
-from analysis.smallsample import SMALL_SAMPLE_METHOD
+from analysis.smallsample import SMALL_SAMPLE_METHOD, floor_at_model
 from analysis.twoway import two_way_comparisons
 
 #: Vote updates (votes × shuffled orders) the SDXL Turbo online Elo may spend: about 0.4 s of the
@@ -409,8 +409,15 @@ def _analyze_rated(
         small_sample=small_sample,
     )
     results: dict[str, QuestionAnalysis] = {}
-    for qname, r in raw.items():
-        rated = Rated(r["fit"].theta, r["boot"].theta, r["reach"], r["boot"].reach, (r["counts"],))
+    floors: dict[str, float] = {}
+    for k, (qname, r) in enumerate(raw.items()):
+        reps = r["boot"].theta
+        if r["reach"].all() and cluster != VOTE:
+            # Raters who agree exactly leave a cluster bootstrap no spread: floor its covariance
+            # at the model-based one (own seed stream, so the bootstrap draw is unchanged).
+            reps, floors[qname] = floor_at_model(reps, r["robust"].cov_model, [seed, 1, k])
+            r["boot"] = replace(r["boot"], theta=reps)
+        rated = Rated(r["fit"].theta, reps, r["reach"], r["boot"].reach, (r["counts"],))
         results[qname] = question_analysis(
             qname,
             r["counts"],
@@ -480,6 +487,7 @@ def _analyze_rated(
         "small_sample": SMALL_SAMPLE_METHOD if small_sample else "none",
         "reference": [m for m, r in zip(enc.models, ref, strict=True) if r],
         "separation": "profile likelihood for the finite side of an unbounded rating",
+        "model_floor": {q: round(v, 4) for q, v in floors.items()},
     }
     return StudyAnalysis(
         models=enc.models,

@@ -81,3 +81,21 @@ def test_one_rater_gets_no_interval_but_a_report():
     # Ranks are not claimed: every model may be anywhere.
     board = q.leaderboard
     assert (board["rank_low"] == 1).all() and (board["rank_high"] == len(board)).all()
+
+
+def test_raters_who_agree_exactly_do_not_give_zero_width_intervals():
+    from analysis.frame import comparisons_frame
+
+    base = [("A", "B", "a")] * 6 + [("A", "B", "b")] * 4 + [("B", "C", "a")] * 7
+    base += [("B", "C", "b")] * 3 + [("A", "C", "a")] * 8 + [("A", "C", "b")] * 2
+    raters = [f"r{k}" for k in range(4) for _ in base]
+    a = analyze(
+        comparisons_frame(base * 4, raters=raters), n_boot=500, elo_orders=0, breakdown_by=None
+    )
+    q = a.questions["quality"]
+    # Every rater resample has the same counts; the floor at the model-based covariance keeps
+    # the intervals at least as wide as for independent votes.
+    assert a.settings["model_floor"]["quality"] > 0.9
+    se_model = np.sqrt(np.diag(q.robust.cov_model)[:3]) * 400 / np.log(10)
+    assert np.all(q.ci_high - q.ci_low > 2 * 1.96 * se_model * 0.8)
+    assert not (q.leaderboard["rank_low"] == q.leaderboard["rank_high"]).all()
