@@ -59,6 +59,11 @@ def test_two_way_report_is_wider_and_says_what_it_counted(tmp_path):
     assert c["sentence"].str.contains("12 raters and 8 prompts").all()
     assert not c["sentence"].str.contains("Votes also cluster by prompt").any()
     assert two.settings["cluster"] == "rater+prompt"
+    # The check on the declared pairs (analysis.twoway, bincounts of the pair's votes) gives
+    # exactly the two-way interval of the full pairwise table.
+    for col in ("ci_low", "ci_high", "p_value"):
+        np.testing.assert_allclose(one.comparisons[f"two_way_{col}"], c[col], rtol=1e-9)
+    np.testing.assert_allclose(one.comparisons["two_way_deff"], c["two_way_deff"], rtol=1e-9)
 
 
 def test_two_way_bootstrap_refuses_weights_it_cannot_hold(monkeypatch):
