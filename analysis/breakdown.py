@@ -10,7 +10,13 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.assemble import Options, Rated, bounded_ratings, percentile_level
+from analysis.assemble import (
+    Options,
+    Rated,
+    bounded_ratings,
+    open_interval_sides,
+    percentile_level,
+)
 from analysis.bootstrap import bootstrap_ratings
 from analysis.bt import bt_ratings, pair_design, pair_stats
 from analysis.counts import ComparisonCounts, count_comparisons
@@ -67,6 +73,7 @@ def breakdown_table(
             plevel = percentile_level(opts, draw.n_clusters([counts]))
             ratings, _, low, high, sep = bounded_ratings(rated, counts.models, opts, plevel)
             votes = counts.votes.sum(axis=1)
+            opened = open_interval_sides(low, high)
             for k, (model, flag) in enumerate(zip(counts.models, sep.flags(), strict=True)):
                 rows.append(
                     {
@@ -78,6 +85,7 @@ def breakdown_table(
                         "ci_low": low[k],
                         "ci_high": high[k],
                         "separated": flag,
+                        "ci_open": opened[k],
                         "votes": int(votes[k]),
                     }
                 )

@@ -150,3 +150,7 @@ def test_an_open_interval_side_is_flagged_where_json_writes_null():
     rows = {r["model"]: r for r in a.to_json()["questions"]["quality"]["leaderboard"]}
     assert rows["top"]["ci_high"] is None and rows["top"]["ci_open"] == "upper"
     assert rows["mid"]["ci_open"] == "" and rows["mid"]["ci_low"] is not None
+    # The per-category breakdown says the same (one category here: the same votes).
+    cats = {r["model"]: r for r in a.to_json()["breakdown"]}
+    assert cats["top"]["ci_high"] is None and cats["top"]["ci_open"] == "upper"
+    assert cats["mid"]["ci_open"] == ""
