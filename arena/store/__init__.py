@@ -4,7 +4,7 @@
 :mod:`arena.store.schema` for ingest and tests.
 """
 
-from arena.store.frames import COMPARISON_COLUMNS, OUTCOMES
+from arena.store.frames import COMPARISON_COLUMNS, OUTCOME_OF_CHOICE
 from arena.store.store import TRIAL_KIND, Store
 from arena.store.types import (
     ImageRef,
@@ -17,7 +17,7 @@ from arena.store.types import (
 
 __all__ = [
     "COMPARISON_COLUMNS",
-    "OUTCOMES",
+    "OUTCOME_OF_CHOICE",
     "TRIAL_KIND",
     "ImageRef",
     "Progress",
