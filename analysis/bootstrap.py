@@ -29,6 +29,7 @@ from analysis.bt import (
     to_elo,
 )
 from analysis.counts import ComparisonCounts
+from analysis.modes import VOTE
 from analysis.separation import (
     bounded_values,
     open_sides,
@@ -38,8 +39,7 @@ from analysis.separation import (
 )
 from analysis.types import FloatArray, ThetaBatch
 
-#: Units a bootstrap can resample: any counted cluster unit, or ``vote``.
-VOTE = "vote"
+# A bootstrap resamples any counted cluster unit, or votes (analysis.modes.VOTE).
 
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:

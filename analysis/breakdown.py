@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.assemble import Options, Rated, bounded_ratings
-from analysis.bootstrap import VOTE, bootstrap_ratings
+from analysis.bootstrap import bootstrap_ratings
 from analysis.bt import bt_ratings, pair_design, pair_stats
 from analysis.counts import ComparisonCounts, count_comparisons
 from analysis.frame import EncodedComparisons
+from analysis.modes import VOTE
 from analysis.separation import reachability, win_graph
 
 

@@ -25,14 +25,13 @@ import numpy as np
 
 from analysis.counts import ComparisonCounts
 from analysis.frame import A_WINS, B_WINS, TIE
+from analysis.modes import EXCLUDE, HALF, TIE_MODES
 from analysis.types import FloatArray, IntArray, OutcomeTensor, Theta, ThetaBatch
 
 #: Elo points per unit of natural-log strength: 400 / ln(10).
 ELO_SCALE: float = 400.0 / np.log(10.0)
 #: Rating given to the mean model (or to the anchor model).
 ELO_BASE: float = 1000.0
-#: Tie treatments: Davidson's tie parameter, half a win each (FastChat), or dropping ties.
-TIE_MODES: tuple[str, ...] = ("davidson", "half", "exclude")
 #: Default ridge on theta. It makes every fit finite (a model that never wins, a disconnected
 #: comparison graph) while moving estimates on real data by far less than their standard error;
 #: it has the role of FastChat's ``LogisticRegression(C=1e6)``.
@@ -116,9 +115,9 @@ def pair_stats(
         w = t4[..., i, j, A_WINS] + t4[..., j, i, B_WINS]
         l_ = t4[..., i, j, B_WINS] + t4[..., j, i, A_WINS]
         t = t4[..., i, j, TIE] + t4[..., j, i, TIE]
-    if tie_mode == "half":
+    if tie_mode == HALF:
         w, l_, t = w + t / 2, l_ + t / 2, np.zeros_like(t)
-    elif tie_mode == "exclude":
+    elif tie_mode == EXCLUDE:
         t = np.zeros_like(t)
     return w, l_, t
 

@@ -20,9 +20,9 @@ import pandas as pd
 
 from analysis.agreement import agreement_by_question
 from analysis.assemble import Options, Rated, question_analysis
-from analysis.bootstrap import VOTE, as_generator, bootstrap_ratings, cluster_weights
+from analysis.bootstrap import as_generator, bootstrap_ratings, cluster_weights
 from analysis.breakdown import breakdown_table, point_reach
-from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings
+from analysis.bt import DEFAULT_RIDGE, anchor_index, bt_ratings
 from analysis.claims import Claim, claim_table, default_claims
 from analysis.counts import count_comparisons
 from analysis.elo import elo_ratings
@@ -32,6 +32,15 @@ from analysis.frame import (
     factorize,
     same_values,
     split_kinds,
+)
+from analysis.modes import (
+    BOOTSTRAP_UNITS,
+    DEFAULT_TIE_MODE,
+    PROMPT,
+    RATER,
+    RATER_PROMPT,
+    TIE_MODES,
+    VOTE,
 )
 from analysis.raters import (
     QualityRules,
@@ -64,9 +73,9 @@ SELF_COMPARISON = "self-comparison"
 
 def _cluster_units(cluster: str, robust_cluster: str) -> tuple[str, ...]:
     units = [] if cluster == VOTE else [cluster]
-    if robust_cluster == "rater+prompt":
-        units += ["rater", "prompt", "rater+prompt"]
-    elif robust_cluster in ("rater", "prompt"):
+    if robust_cluster == RATER_PROMPT:
+        units += [RATER, PROMPT, RATER_PROMPT]
+    elif robust_cluster in (RATER, PROMPT):
         units.append(robust_cluster)
     return tuple(dict.fromkeys(units))
 
@@ -76,15 +85,15 @@ def analyze(
     *,
     seed: int = 0,
     n_boot: int = 1000,
-    tie_mode: str = "davidson",
-    cluster: str = "rater",
+    tie_mode: str = DEFAULT_TIE_MODE,
+    cluster: str = RATER,
     latency_ms: Mapping[str, float] | None = None,
     display_names: Mapping[str, str] | None = None,
     anchor: str | None = None,
     level: float = 0.95,
     elo_orders: int = 1000,
     ridge: float = DEFAULT_RIDGE,
-    robust_cluster: str = "rater",
+    robust_cluster: str = RATER,
     breakdown_by: str | None = "category",
     rules: QualityRules | None = None,
     elo_budget: int = ELO_BUDGET,
@@ -164,8 +173,10 @@ def analyze(
         raise ValueError(
             f"tie_mode must be one of {', '.join(map(repr, TIE_MODES))}; got {tie_mode!r}"
         )
-    if cluster not in ("rater", "prompt", VOTE):
-        raise ValueError(f"cluster must be one of 'rater', 'prompt', 'vote'; got {cluster!r}")
+    if cluster not in BOOTSTRAP_UNITS:
+        raise ValueError(
+            f"cluster must be one of {', '.join(map(repr, BOOTSTRAP_UNITS))}; got {cluster!r}"
+        )
     rated, kinds = split_kinds(comparisons)
     if len(comparisons) == 0:
         raise ValueError("comparisons has no rows; expected at least one vote")
@@ -323,15 +334,15 @@ def _analyze_rated(
     *,
     seed: int = 0,
     n_boot: int = 1000,
-    tie_mode: str = "davidson",
-    cluster: str = "rater",
+    tie_mode: str = DEFAULT_TIE_MODE,
+    cluster: str = RATER,
     latency_ms: Mapping[str, float] | None = None,
     display_names: Mapping[str, str] | None = None,
     anchor: str | None = None,
     level: float = 0.95,
     elo_orders: int = 1000,
     ridge: float = DEFAULT_RIDGE,
-    robust_cluster: str = "rater",
+    robust_cluster: str = RATER,
     breakdown_by: str | None = "category",
 ) -> StudyAnalysis:
     """:func:`analyze` on rated (``2afc``) votes only, without rater quality."""

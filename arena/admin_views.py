@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.bt import ELO_BASE, ELO_SCALE, bt_ratings, pair_design, pair_stats
 from analysis.counts import count_comparisons
+from analysis.modes import DEFAULT_TIE_MODE
 from analysis.raters import QualityRules, rater_quality
 from analysis.separation import point_value, reachability, reference_models, separation, win_graph
 
@@ -42,7 +43,7 @@ MAX_PROMPTS = 10
 CELL_KEYS = ["question", "prompt", "lo", "hi"]
 _PAIR_KEYS = ["question", "lo", "hi"]
 #: Bradley–Terry tie treatment of the live leaderboard (``arena report``'s default).
-TIE_MODE = "davidson"
+TIE_MODE = DEFAULT_TIE_MODE
 _NONE = "—"
 
 
