@@ -5,6 +5,7 @@
 """
 
 from arena.store.frames import COMPARISON_COLUMNS, OUTCOME_OF_CHOICE
+from arena.store.overview import StudyOverview
 from arena.store.store import TRIAL_KIND, Store
 from arena.store.types import (
     ImageRef,
@@ -23,6 +24,7 @@ __all__ = [
     "Progress",
     "RaterIdentity",
     "Store",
+    "StudyOverview",
     "TrialView",
     "VoteReceipt",
     "VoteRefused",
