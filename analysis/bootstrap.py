@@ -217,22 +217,6 @@ class BootstrapRatings:
         return np.quantile(values, a, axis=0), np.quantile(values, 1 - a, axis=0)
 
 
-def fit_replicates(
-    tensors: np.ndarray,
-    *,
-    tie_mode: str = "davidson",
-    ridge: float = DEFAULT_RIDGE,
-    position: bool = False,
-) -> ThetaBatch:
-    """Batched Bradley–Terry fit of ``(B, m, m, 4)`` tensors; returns ``theta`` of shape (B, m).
-
-    See :func:`analysis.bt.fit_bt_batch` (Bradley & Terry 1952; Davidson 1970; Hunter 2004).
-    """
-    design = pair_design(tensors.shape[1], position=position)
-    w, l_, t = pair_stats(tensors, design, tie_mode)
-    return fit_bt_batch(w, l_, t, design, davidson=tie_mode == "davidson", ridge=ridge).theta
-
-
 def bootstrap_ratings(
     counts: ComparisonCounts,
     *,
