@@ -29,7 +29,7 @@ from analysis.bt import (
     to_elo,
 )
 from analysis.counts import ComparisonCounts
-from analysis.modes import VOTE
+from analysis.modes import DAVIDSON, DEFAULT_TIE_MODE, VOTE
 from analysis.separation import (
     bounded_values,
     open_sides,
@@ -124,7 +124,7 @@ def replicate_pair_stats(
     n_boot: int,
     *,
     cluster: str = "rater",
-    tie_mode: str = "davidson",
+    tie_mode: str = DEFAULT_TIE_MODE,
     seed: int | np.random.Generator | None = 0,
     weights: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -223,7 +223,7 @@ def bootstrap_ratings(
     n_boot: int = 1000,
     seed: int | np.random.Generator | None = 0,
     cluster: str = "rater",
-    tie_mode: str = "davidson",
+    tie_mode: str = DEFAULT_TIE_MODE,
     anchor: str | None = None,
     position: bool = False,
     ridge: float = DEFAULT_RIDGE,
@@ -271,10 +271,10 @@ def bootstrap_ratings(
     )
     # Warm start at the point estimate: replicates are near it, so Newton needs fewer steps.
     w0, l0, t0 = pair_stats(counts.table[None], design, tie_mode)
-    start = fit_bt_batch(w0, l0, t0, design, davidson=tie_mode == "davidson", ridge=ridge).theta
+    start = fit_bt_batch(w0, l0, t0, design, davidson=tie_mode == DAVIDSON, ridge=ridge).theta
     # tol 1e-8 in theta is 2e-6 Elo points: far below any interval width, saves a Newton step.
     fit = fit_bt_batch(
-        w, l_, t, design, davidson=tie_mode == "davidson", ridge=ridge, init=start, tol=1e-8
+        w, l_, t, design, davidson=tie_mode == DAVIDSON, ridge=ridge, init=start, tol=1e-8
     )
     a_idx = anchor_index(counts.models, anchor)
     ratings = to_elo(fit.theta, a_idx)

@@ -25,7 +25,7 @@ import numpy as np
 
 from analysis.counts import ComparisonCounts
 from analysis.frame import A_WINS, B_WINS, TIE
-from analysis.modes import EXCLUDE, HALF, TIE_MODES
+from analysis.modes import DAVIDSON, DEFAULT_TIE_MODE, EXCLUDE, HALF, TIE_MODES
 from analysis.types import FloatArray, IntArray, OutcomeTensor, Theta, ThetaBatch
 
 #: Elo points per unit of natural-log strength: 400 / ln(10).
@@ -86,7 +86,7 @@ def pair_design(n_models: int, *, position: bool = False) -> PairDesign:
 
 
 def pair_stats(
-    tensor: np.ndarray, design: PairDesign, tie_mode: str = "davidson"
+    tensor: np.ndarray, design: PairDesign, tie_mode: str = DEFAULT_TIE_MODE
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Wins, losses and ties per design row from ``(..., m, m, 4)`` outcome tensors.
 
@@ -331,7 +331,7 @@ class BTRatings:
     tie_mode : str
         ``davidson``, ``half`` or ``exclude``.
     tie_nu : float or None
-        Davidson's tie parameter ``nu`` (None unless ``tie_mode == "davidson"``).
+        Davidson's tie parameter ``nu`` (None unless ``tie_mode == DAVIDSON``).
     position : float or None
         Left-position log-odds ``gamma`` when fitted.
     anchor : str or None
@@ -376,7 +376,7 @@ def bt_ratings(
     counts: ComparisonCounts | OutcomeTensor,
     *,
     models: Sequence[str] | None = None,
-    tie_mode: str = "davidson",
+    tie_mode: str = DEFAULT_TIE_MODE,
     anchor: str | None = None,
     position: bool = False,
     ridge: float = DEFAULT_RIDGE,
@@ -424,10 +424,10 @@ def bt_ratings(
         models = tuple(models) if models is not None else tuple(str(k) for k in range(len(tensor)))
     design = pair_design(len(models), position=position)
     w, l_, t = pair_stats(tensor[None], design, tie_mode)
-    fit = fit_bt_batch(w, l_, t, design, davidson=tie_mode == "davidson", ridge=ridge)
+    fit = fit_bt_batch(w, l_, t, design, davidson=tie_mode == DAVIDSON, ridge=ridge)
     a_idx = anchor_index(models, anchor)
     theta = fit.theta[0]
-    nu = float(np.exp(fit.delta[0])) if tie_mode == "davidson" else None
+    nu = float(np.exp(fit.delta[0])) if tie_mode == DAVIDSON else None
     return BTRatings(
         models=tuple(models),
         theta=theta,
