@@ -18,8 +18,9 @@ import scipy.sparse as sp
 
 from analysis.bt import ELO_BASE, ELO_SCALE, BTRatings
 from analysis.contrasts import pairwise_differences, rank_intervals
-from analysis.counts import TWO_WAY, ClusterCounts, ComparisonCounts
+from analysis.counts import ClusterCounts, ComparisonCounts
 from analysis.elo import EloRatings
+from analysis.modes import RATER_PROMPT
 from analysis.profile import profile_bounds
 from analysis.result import LEADERBOARD_COLUMNS, QuestionAnalysis
 from analysis.robust import PositionEffect, RobustFit
@@ -225,8 +226,10 @@ def win_rate_clusters(
     unit = unit if unit is not None else (have[0] if have else "vote")
     if unit == "vote":
         return None
-    if unit == TWO_WAY:  # rater, prompt and their intersection (Cameron, Gelbach & Miller 2011)
-        return tuple(_unit_clusters(counts, parts, u) for u in ("rater", "prompt", TWO_WAY))
+    if (
+        unit == RATER_PROMPT
+    ):  # rater, prompt and their intersection (Cameron, Gelbach & Miller 2011)
+        return tuple(_unit_clusters(counts, parts, u) for u in ("rater", "prompt", RATER_PROMPT))
     return _unit_clusters(counts, parts, unit)
 
 

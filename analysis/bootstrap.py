@@ -29,6 +29,7 @@ from analysis.bt import (
     to_elo,
 )
 from analysis.counts import ComparisonCounts
+from analysis.modes import DAVIDSON, DEFAULT_TIE_MODE, VOTE
 from analysis.separation import (
     bounded_values,
     open_sides,
@@ -38,8 +39,7 @@ from analysis.separation import (
 )
 from analysis.types import FloatArray, ThetaBatch
 
-#: Units a bootstrap can resample: any counted cluster unit, or ``vote``.
-VOTE = "vote"
+# A bootstrap resamples any counted cluster unit, or votes (analysis.modes.VOTE).
 
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -124,7 +124,7 @@ def replicate_pair_stats(
     n_boot: int,
     *,
     cluster: str = "rater",
-    tie_mode: str = "davidson",
+    tie_mode: str = DEFAULT_TIE_MODE,
     seed: int | np.random.Generator | None = 0,
     weights: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -217,29 +217,13 @@ class BootstrapRatings:
         return np.quantile(values, a, axis=0), np.quantile(values, 1 - a, axis=0)
 
 
-def fit_replicates(
-    tensors: np.ndarray,
-    *,
-    tie_mode: str = "davidson",
-    ridge: float = DEFAULT_RIDGE,
-    position: bool = False,
-) -> ThetaBatch:
-    """Batched Bradley–Terry fit of ``(B, m, m, 4)`` tensors; returns ``theta`` of shape (B, m).
-
-    See :func:`analysis.bt.fit_bt_batch` (Bradley & Terry 1952; Davidson 1970; Hunter 2004).
-    """
-    design = pair_design(tensors.shape[1], position=position)
-    w, l_, t = pair_stats(tensors, design, tie_mode)
-    return fit_bt_batch(w, l_, t, design, davidson=tie_mode == "davidson", ridge=ridge).theta
-
-
 def bootstrap_ratings(
     counts: ComparisonCounts,
     *,
     n_boot: int = 1000,
     seed: int | np.random.Generator | None = 0,
     cluster: str = "rater",
-    tie_mode: str = "davidson",
+    tie_mode: str = DEFAULT_TIE_MODE,
     anchor: str | None = None,
     position: bool = False,
     ridge: float = DEFAULT_RIDGE,
@@ -287,10 +271,10 @@ def bootstrap_ratings(
     )
     # Warm start at the point estimate: replicates are near it, so Newton needs fewer steps.
     w0, l0, t0 = pair_stats(counts.table[None], design, tie_mode)
-    start = fit_bt_batch(w0, l0, t0, design, davidson=tie_mode == "davidson", ridge=ridge).theta
+    start = fit_bt_batch(w0, l0, t0, design, davidson=tie_mode == DAVIDSON, ridge=ridge).theta
     # tol 1e-8 in theta is 2e-6 Elo points: far below any interval width, saves a Newton step.
     fit = fit_bt_batch(
-        w, l_, t, design, davidson=tie_mode == "davidson", ridge=ridge, init=start, tol=1e-8
+        w, l_, t, design, davidson=tie_mode == DAVIDSON, ridge=ridge, init=start, tol=1e-8
     )
     a_idx = anchor_index(counts.models, anchor)
     ratings = to_elo(fit.theta, a_idx)

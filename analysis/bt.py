@@ -25,14 +25,13 @@ import numpy as np
 
 from analysis.counts import ComparisonCounts
 from analysis.frame import A_WINS, B_WINS, TIE
+from analysis.modes import DAVIDSON, DEFAULT_TIE_MODE, EXCLUDE, HALF, TIE_MODES
 from analysis.types import FloatArray, IntArray, OutcomeTensor, Theta, ThetaBatch
 
 #: Elo points per unit of natural-log strength: 400 / ln(10).
 ELO_SCALE: float = 400.0 / np.log(10.0)
 #: Rating given to the mean model (or to the anchor model).
 ELO_BASE: float = 1000.0
-#: Tie treatments: Davidson's tie parameter, half a win each (FastChat), or dropping ties.
-TIE_MODES: tuple[str, ...] = ("davidson", "half", "exclude")
 #: Default ridge on theta. It makes every fit finite (a model that never wins, a disconnected
 #: comparison graph) while moving estimates on real data by far less than their standard error;
 #: it has the role of FastChat's ``LogisticRegression(C=1e6)``.
@@ -87,7 +86,7 @@ def pair_design(n_models: int, *, position: bool = False) -> PairDesign:
 
 
 def pair_stats(
-    tensor: np.ndarray, design: PairDesign, tie_mode: str = "davidson"
+    tensor: np.ndarray, design: PairDesign, tie_mode: str = DEFAULT_TIE_MODE
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Wins, losses and ties per design row from ``(..., m, m, 4)`` outcome tensors.
 
@@ -116,9 +115,9 @@ def pair_stats(
         w = t4[..., i, j, A_WINS] + t4[..., j, i, B_WINS]
         l_ = t4[..., i, j, B_WINS] + t4[..., j, i, A_WINS]
         t = t4[..., i, j, TIE] + t4[..., j, i, TIE]
-    if tie_mode == "half":
+    if tie_mode == HALF:
         w, l_, t = w + t / 2, l_ + t / 2, np.zeros_like(t)
-    elif tie_mode == "exclude":
+    elif tie_mode == EXCLUDE:
         t = np.zeros_like(t)
     return w, l_, t
 
@@ -332,7 +331,7 @@ class BTRatings:
     tie_mode : str
         ``davidson``, ``half`` or ``exclude``.
     tie_nu : float or None
-        Davidson's tie parameter ``nu`` (None unless ``tie_mode == "davidson"``).
+        Davidson's tie parameter ``nu`` (None unless ``tie_mode == DAVIDSON``).
     position : float or None
         Left-position log-odds ``gamma`` when fitted.
     anchor : str or None
@@ -377,7 +376,7 @@ def bt_ratings(
     counts: ComparisonCounts | OutcomeTensor,
     *,
     models: Sequence[str] | None = None,
-    tie_mode: str = "davidson",
+    tie_mode: str = DEFAULT_TIE_MODE,
     anchor: str | None = None,
     position: bool = False,
     ridge: float = DEFAULT_RIDGE,
@@ -425,10 +424,10 @@ def bt_ratings(
         models = tuple(models) if models is not None else tuple(str(k) for k in range(len(tensor)))
     design = pair_design(len(models), position=position)
     w, l_, t = pair_stats(tensor[None], design, tie_mode)
-    fit = fit_bt_batch(w, l_, t, design, davidson=tie_mode == "davidson", ridge=ridge)
+    fit = fit_bt_batch(w, l_, t, design, davidson=tie_mode == DAVIDSON, ridge=ridge)
     a_idx = anchor_index(models, anchor)
     theta = fit.theta[0]
-    nu = float(np.exp(fit.delta[0])) if tie_mode == "davidson" else None
+    nu = float(np.exp(fit.delta[0])) if tie_mode == DAVIDSON else None
     return BTRatings(
         models=tuple(models),
         theta=theta,

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import special, stats
 from scipy.sparse.csgraph import connected_components
 
-from analysis.counts import TWO_WAY
+from analysis.modes import RATER_PROMPT
 from analysis.result import QuestionAnalysis
 from analysis.winrate import binomial_test_half, holm_adjust
 
@@ -248,7 +248,7 @@ def _head_to_head(q: QuestionAnalysis, a: str, b: str) -> dict[str, float]:
         return {"n_decisive": 0, "n_raters": 0}
     wins = row["losses"] if flip else row["wins"]
     low, high = row["wilson_low_adj"], row["wilson_high_adj"]
-    two_way = row["cluster"] == TWO_WAY
+    two_way = row["cluster"] == RATER_PROMPT
     out = {}
     if two_way:  # the interval is itself two-way: the two_way_* columns repeat it
         lo2, hi2 = (1 - high, 1 - low) if flip else (low, high)
@@ -443,6 +443,6 @@ def _row(
         }
     d = h2h["deff"]
     row["p_value"] = claim_p_value(c.claim, h2h["wins"] / d, h2h["n_decisive"] / d, c.margin)
-    if h2h["cluster"] == TWO_WAY:
+    if h2h["cluster"] == RATER_PROMPT:
         row["two_way_p_value"] = row["p_value"]
     return row

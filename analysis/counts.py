@@ -18,13 +18,8 @@ import scipy.sparse as sp
 
 from analysis.frame import A_WINS, B_WINS, BOTH_BAD, OUTCOMES, TIE, EncodedComparisons
 from analysis.frame import encode_comparisons as _encode
+from analysis.modes import CLUSTER_UNITS, PROMPT, RATER, RATER_PROMPT
 from analysis.types import FloatArray, IntArray, OutcomeTensor, PairMatrix
-
-#: Cluster units understood by :func:`count_comparisons`; ``rater+prompt`` is the intersection
-#: needed by two-way cluster-robust covariances (Cameron, Gelbach & Miller 2011).
-#: The two-way unit: a vote's rater and prompt together (Cameron, Gelbach & Miller 2011).
-TWO_WAY = "rater+prompt"
-CLUSTER_UNITS: tuple[str, ...] = ("rater", "prompt", "category", "question", "rater+prompt")
 
 # Above this many cells a per-cluster table is stored sparse: dense would cost memory for nothing
 # (e.g. rater x prompt intersections are mostly single votes).
@@ -150,9 +145,9 @@ class ComparisonCounts:
 
 
 def _cluster_codes(enc: EncodedComparisons, unit: str) -> tuple[IntArray, tuple[str, ...]]:
-    if unit == "rater+prompt":
-        r, p = enc.codes("rater"), enc.codes("prompt")
-        n_p = len(enc.labels("prompt"))
+    if unit == RATER_PROMPT:
+        r, p = enc.codes(RATER), enc.codes(PROMPT)
+        n_p = len(enc.labels(PROMPT))
         # Labels of intersections are built later, only for the pairs that occur.
         return r * n_p + p, ()
     if unit not in enc.keys:
@@ -175,17 +170,15 @@ def _count_clusters(
         codes = codes[mask]
     # Presence by bincount rather than np.unique: linear time, no sort of a million codes.
     n_total = (
-        len(enc.labels("rater")) * len(enc.labels("prompt"))
-        if unit == "rater+prompt"
-        else len(labels)
+        len(enc.labels(RATER)) * len(enc.labels(PROMPT)) if unit == RATER_PROMPT else len(labels)
     )
     present = np.bincount(codes, minlength=n_total) > 0
     ids = np.flatnonzero(present)
     rows = (np.cumsum(present) - 1)[codes]
     n_c = len(ids)
-    if unit == "rater+prompt":
-        n_p = len(enc.labels("prompt"))
-        rl, pl = enc.labels("rater"), enc.labels("prompt")
+    if unit == RATER_PROMPT:
+        n_p = len(enc.labels(PROMPT))
+        rl, pl = enc.labels(RATER), enc.labels(PROMPT)
         row_labels = tuple(f"{rl[i // n_p]}|{pl[i % n_p]}" for i in ids.tolist())
     else:
         row_labels = tuple(labels[i] for i in ids.tolist())
@@ -202,7 +195,7 @@ def _count_clusters(
 def count_comparisons(
     comparisons: pd.DataFrame | EncodedComparisons,
     *,
-    clusters: Sequence[str] = ("rater",),
+    clusters: Sequence[str] = (RATER,),
     mask: np.ndarray | None = None,
     models: Sequence[str] | None = None,
 ) -> ComparisonCounts:
@@ -214,7 +207,7 @@ def count_comparisons(
         The comparisons DataFrame (validated here) or its encoding from
         :func:`analysis.frame.encode_comparisons` (reuse it to count several subsets cheaply).
     clusters : sequence of str, default ("rater",)
-        Cluster units to count per cluster, from :data:`CLUSTER_UNITS`.
+        Cluster units to count per cluster, from :data:`analysis.modes.CLUSTER_UNITS`.
     mask : ndarray of bool, optional
         Subset of votes to count (e.g. one question).
     models : sequence of str, optional

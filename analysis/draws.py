@@ -18,13 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.bootstrap import VOTE, cluster_weights
-from analysis.counts import TWO_WAY, ComparisonCounts
+from analysis.bootstrap import cluster_weights
+from analysis.counts import ComparisonCounts
 from analysis.frame import EncodedComparisons
+from analysis.modes import BOOTSTRAP_UNITS, PROMPT, RATER, RATER_PROMPT, VOTE
 from analysis.types import FloatArray
 
-#: Bootstrap units :func:`study_draw` accepts.
-BOOTSTRAP_UNITS: tuple[str, ...] = ("rater", "prompt", TWO_WAY, VOTE)
 #: Largest weight matrix (replicates × rater-by-prompt cells) a two-way draw may build: 800 MB.
 MAX_TWO_WAY_WEIGHTS = 100_000_000
 
@@ -56,15 +55,15 @@ class StudyDraw:
         """Cluster tables the counts need for this draw."""
         if self.unit == VOTE:
             return ()
-        return ("rater", "prompt", TWO_WAY) if self.unit == TWO_WAY else (self.unit,)
+        return (RATER, PROMPT, RATER_PROMPT) if self.unit == RATER_PROMPT else (self.unit,)
 
     def for_counts(self, counts: ComparisonCounts) -> FloatArray | None:
         """Weights of ``counts``' clusters, shape ``(B, C)`` (None for a vote bootstrap)."""
         if self.weights is None:
             return None
-        if self.unit != TWO_WAY:
+        if self.unit != RATER_PROMPT:
             return self.weights[:, counts.cluster(self.unit).ids]
-        ids = counts.cluster(TWO_WAY).ids
+        ids = counts.cluster(RATER_PROMPT).ids
         size = self.weights.shape[0] * len(ids)
         if size > MAX_TWO_WAY_WEIGHTS:
             raise ValueError(
@@ -83,9 +82,9 @@ class StudyDraw:
         """
         if self.unit == VOTE:
             return None
-        if self.unit != TWO_WAY:
+        if self.unit != RATER_PROMPT:
             return _distinct([c.cluster(self.unit).ids for c in counts_list])
-        return min(_distinct([c.cluster(u).ids for c in counts_list]) for u in ("rater", "prompt"))
+        return min(_distinct([c.cluster(u).ids for c in counts_list]) for u in (RATER, PROMPT))
 
 
 def _distinct(ids: Sequence[np.ndarray]) -> int:
@@ -114,7 +113,7 @@ def study_draw(
         )
     if unit == VOTE:
         return StudyDraw(unit, None)
-    if unit != TWO_WAY:
+    if unit != RATER_PROMPT:
         return StudyDraw(unit, cluster_weights(len(enc.labels(unit)), n_boot, rng))
     n_prompts = len(enc.labels("prompt"))
     raters = cluster_weights(len(enc.labels("rater")), n_boot, rng)

@@ -19,7 +19,6 @@ the compiled kernel of the shuffled variant (:mod:`analysis.elo_kernel`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,8 +164,3 @@ def elo_ratings(
         seed=seed if isinstance(seed, int) else None,
         n_votes=int(len(a)),
     )
-
-
-def elo_table(ratings: Sequence[EloRatings]) -> pd.DataFrame:
-    """Side-by-side table of several Elo results (columns named by variant)."""
-    return pd.DataFrame({r.variant: r.ratings for r in ratings}, index=list(ratings[0].models))

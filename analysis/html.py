@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs
 from analysis import html_tables as ht
 from analysis.html_claims import comparisons_html
 from analysis.html_raters import exclusion_warning, raters_html
+from analysis.modes import BOOTSTRAP_UNIT_TEXT, TIE_MODE_TEXT
 from analysis.plots import (
     breakdown_figure,
     breakdown_not_shown,
@@ -80,20 +81,8 @@ def methods_html(analysis: StudyAnalysis) -> str:
     """The methods section: exactly what was computed, from ``analysis.settings``."""
     s = analysis.settings
     lvl = round(s["level"] * 100)
-    cluster = {
-        "rater": "raters were resampled with replacement (all of a rater's votes together; one "
-        "draw shared by every question)",
-        "prompt": "prompts were resampled with replacement",
-        "rater+prompt": "raters and prompts were resampled independently, each vote weighted by "
-        "the product of its rater's and its prompt's draws (pigeonhole bootstrap, Owen 2007), "
-        "and win rates use two-way design effects (Cameron, Gelbach & Miller 2011)",
-        "vote": "votes were resampled independently (ignores within-rater correlation)",
-    }[s["cluster"]]
-    ties = {
-        "davidson": "ties are a third outcome with Davidson's (1970) tie parameter",
-        "half": "a tie counts as half a win for each model (FastChat convention)",
-        "exclude": "ties are excluded from the fit",
-    }[s["tie_mode"]]
+    cluster = BOOTSTRAP_UNIT_TEXT[s["cluster"]]
+    ties = TIE_MODE_TEXT[s["tie_mode"]]
     ref = s.get("reference") or []
     anchor = (
         f"{html.escape(str(s['anchor']))} is fixed at 1000"

@@ -20,12 +20,12 @@ import pandas as pd
 
 from analysis.agreement import agreement_by_question
 from analysis.assemble import Options, Rated, question_analysis
-from analysis.bootstrap import VOTE, as_generator, bootstrap_ratings
+from analysis.bootstrap import as_generator, bootstrap_ratings
 from analysis.breakdown import breakdown_table, point_reach
-from analysis.bt import DEFAULT_RIDGE, TIE_MODES, anchor_index, bt_ratings
+from analysis.bt import DEFAULT_RIDGE, anchor_index, bt_ratings
 from analysis.claims import Claim, claim_table, default_claims
-from analysis.counts import TWO_WAY, count_comparisons
-from analysis.draws import BOOTSTRAP_UNITS, StudyDraw, study_draw
+from analysis.counts import count_comparisons
+from analysis.draws import StudyDraw, study_draw
 from analysis.elo import elo_ratings
 from analysis.frame import (
     RATED_KIND,
@@ -33,6 +33,15 @@ from analysis.frame import (
     factorize,
     same_values,
     split_kinds,
+)
+from analysis.modes import (
+    BOOTSTRAP_UNITS,
+    DEFAULT_TIE_MODE,
+    PROMPT,
+    RATER,
+    RATER_PROMPT,
+    TIE_MODES,
+    VOTE,
 )
 from analysis.raters import (
     QualityRules,
@@ -67,9 +76,9 @@ SELF_COMPARISON = "self-comparison"
 
 def _cluster_units(draw: StudyDraw, robust_cluster: str) -> tuple[str, ...]:
     units = list(draw.counted_units)
-    if robust_cluster == TWO_WAY:
-        units += ["rater", "prompt", "rater+prompt"]
-    elif robust_cluster in ("rater", "prompt"):
+    if robust_cluster == RATER_PROMPT:
+        units += [RATER, PROMPT, RATER_PROMPT]
+    elif robust_cluster in (RATER, PROMPT):
         units.append(robust_cluster)
     return tuple(dict.fromkeys(units))
 
@@ -79,15 +88,15 @@ def analyze(
     *,
     seed: int = 0,
     n_boot: int = 1000,
-    tie_mode: str = "davidson",
-    cluster: str = "rater",
+    tie_mode: str = DEFAULT_TIE_MODE,
+    cluster: str = RATER,
     latency_ms: Mapping[str, float] | None = None,
     display_names: Mapping[str, str] | None = None,
     anchor: str | None = None,
     level: float = 0.95,
     elo_orders: int = 1000,
     ridge: float = DEFAULT_RIDGE,
-    robust_cluster: str = "rater",
+    robust_cluster: str = RATER,
     breakdown_by: str | None = "category",
     rules: QualityRules | None = None,
     elo_budget: int = ELO_BUDGET,
@@ -249,7 +258,7 @@ def analyze(
     # Where the head-to-head is already two-way there is nothing to compare it with.
     two_way = (
         None
-        if cluster == TWO_WAY
+        if cluster == RATER_PROMPT
         else two_way_comparisons(
             encode_comparisons(rated),
             declared,
@@ -354,15 +363,15 @@ def _analyze_rated(
     *,
     seed: int = 0,
     n_boot: int = 1000,
-    tie_mode: str = "davidson",
-    cluster: str = "rater",
+    tie_mode: str = DEFAULT_TIE_MODE,
+    cluster: str = RATER,
     latency_ms: Mapping[str, float] | None = None,
     display_names: Mapping[str, str] | None = None,
     anchor: str | None = None,
     level: float = 0.95,
     elo_orders: int = 1000,
     ridge: float = DEFAULT_RIDGE,
-    robust_cluster: str = "rater",
+    robust_cluster: str = RATER,
     breakdown_by: str | None = "category",
     small_sample: bool = True,
 ) -> StudyAnalysis:

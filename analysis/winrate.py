@@ -16,8 +16,9 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import special, stats
 
-from analysis.counts import TWO_WAY, ClusterCounts, ComparisonCounts
+from analysis.counts import ClusterCounts, ComparisonCounts
 from analysis.frame import A_WINS, B_WINS, OUTCOMES
+from analysis.modes import RATER_PROMPT
 from analysis.smallsample import df_adjusted_deff
 from analysis.types import FloatArray, IntArray
 
@@ -369,13 +370,13 @@ def pairwise_table(
     wl, wh = wilson_interval(x, n, level)
     cl, ch = clopper_pearson_interval(x, n, level)
     p = binomial_test_half(w, w + lo)
-    if cluster == TWO_WAY:
-        cluster = tuple(counts.cluster(u) for u in ("rater", "prompt", TWO_WAY))
+    if cluster == RATER_PROMPT:
+        cluster = tuple(counts.cluster(u) for u in ("rater", "prompt", RATER_PROMPT))
     elif isinstance(cluster, str) and cluster != "vote":
         cluster = counts.cluster(cluster)
     by_unit = {}
     if isinstance(cluster, tuple):
-        unit = TWO_WAY
+        unit = RATER_PROMPT
         deff, g = two_way_design_effect(cluster, i, j)
         n_clusters, by_unit = g[0], {"n_raters": g[1], "n_prompts": g[2]}
     elif isinstance(cluster, ClusterCounts):

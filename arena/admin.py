@@ -3,37 +3,25 @@
 It is off unless a password is configured (``ARENA_ADMIN_PASSWORD``); raters never see it. It
 shows how far the study is (raters, votes, coverage of every cell, votes per hour), each rater's
 quality flags and a live point-estimate leaderboard, and nothing a rater could use to game it.
-It reads a few aggregate queries and the comparisons DataFrame, off the raters' hot path; the
-sections are rendered by :mod:`arena.admin_views`.
+It reads the store's progress aggregates (:meth:`arena.store.Store.overview`) and the
+comparisons DataFrame, off the raters' hot path; the sections are rendered by
+:mod:`arena.admin_views`.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from sqlalchemy import Connection, and_, case, func, select
-from sqlalchemy.orm import aliased
 
 from analysis.raters import QualityRules
 from arena import admin_views as views
 from arena.admin_views import esc, table
-from arena.store.schema import (
-    CellCountRow,
-    ConsentRefusalRow,
-    ModelRow,
-    PromptRow,
-    RaterRow,
-    TrialRow,
-    VoteRow,
-)
 
 if TYPE_CHECKING:
     from arena.store import Store
@@ -59,111 +47,18 @@ def admin_password() -> str | None:
     return os.environ.get(ADMIN_PASSWORD_ENV) or None
 
 
-@dataclass(frozen=True)
-class _Overview:
-    raters: int
-    finished: int
-    trials: int
-    votes: int
-    refusals: int
-    cells: pd.DataFrame  # the scheduled cells, columns views.CELL_KEYS
-    texts: pd.Series  # prompt text by prompt id
-    hours: list[tuple[datetime, int]]  # (start of the UTC hour, votes), oldest first
-    last_hour: int
-
-
-def _read(conn: Connection, study: Study, sid: int, now: datetime) -> _Overview:
-    """Every figure of the page that is not in the comparisons frame; each query one pass."""
-    lo, hi = aliased(ModelRow), aliased(ModelRow)
-    c = CellCountRow
-    cells = pd.DataFrame(
-        conn.execute(
-            select(c.question, PromptRow.key, lo.name, hi.name)
-            .join(PromptRow, PromptRow.id == c.prompt_id)
-            .join(lo, lo.id == c.model_lo)
-            .join(hi, hi.id == c.model_hi)
-            .where(c.study_id == sid, c.active.is_(True))
-        ).all(),
-        columns=["question", "prompt", "a", "b"],
-        dtype=object,
-    )
-    lo_name, hi_name = views.ordered_pair(cells.pop("a"), cells.pop("b"))
-    cells = cells.astype(str).assign(lo=lo_name, hi=hi_name)
-    texts = dict(
-        conn.execute(select(PromptRow.key, PromptRow.text).where(PromptRow.study_id == sid)).all()
-    )
-    # A rater has finished after the practice and the quota, or every cell when there are fewer.
-    target = study.practice + min(study.quota, len(cells) or study.quota)
-    per_rater = (
-        select(func.count(VoteRow.id).label("n"))
-        .select_from(TrialRow)
-        .join(VoteRow, VoteRow.trial_id == TrialRow.id)
-        .where(TrialRow.study_id == sid)
-        .group_by(TrialRow.rater_id)
-        .subquery()
-    )
-    trials, votes = conn.execute(
-        select(func.count(TrialRow.id), func.count(VoteRow.id))
-        .select_from(TrialRow)
-        .outerjoin(VoteRow, VoteRow.trial_id == TrialRow.id)
-        .where(TrialRow.study_id == sid)
-    ).one()
-    hours, last_hour = _hourly(conn, sid, now)
-    return _Overview(
-        raters=_count(conn, select(func.count(RaterRow.id)).where(RaterRow.study_id == sid)),
-        finished=_count(
-            conn, select(func.count()).select_from(per_rater).where(per_rater.c.n >= target)
-        ),
-        trials=int(trials or 0),
-        votes=int(votes or 0),
-        refusals=_count(
-            conn, select(func.count(ConsentRefusalRow.id)).where(ConsentRefusalRow.study_id == sid)
-        ),
-        cells=cells,
-        texts=pd.Series(texts, dtype=object),
-        hours=hours,
-        last_hour=last_hour,
-    )
-
-
-def _count(conn: Connection, query) -> int:
-    return int(conn.scalar(query) or 0)
-
-
-def _hourly(conn: Connection, sid: int, now: datetime) -> tuple[list[tuple[datetime, int]], int]:
-    """Votes in each of the last 24 clock hours (UTC) and in the last 60 minutes, in one pass
-    (portable conditional sums: no database-specific date functions)."""
-    top = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    edges = [top - timedelta(hours=k) for k in range(24, -1, -1)]
-    at = VoteRow.created_at
-
-    def within(start: datetime, end: datetime | None = None) -> object:
-        cond = at >= start if end is None else and_(at >= start, at < end)
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    columns = [within(s, e) for s, e in zip(edges[:-1], edges[1:], strict=True)]
-    row = conn.execute(
-        select(*columns, within(now - timedelta(hours=1)))
-        .select_from(VoteRow)
-        .join(TrialRow, TrialRow.id == VoteRow.trial_id)
-        .where(TrialRow.study_id == sid, at >= edges[0])
-    ).one()
-    counts = [int(n or 0) for n in row]
-    return list(zip(edges[:-1], counts[:-1], strict=True)), counts[-1]
-
-
 def render(study: Study, store: Store, now: datetime | None = None) -> str:
     """The admin page's HTML at ``now`` (timezone-aware; default: the current UTC time)."""
     now = now or datetime.now(timezone.utc)
-    sid = store.study_id(study.name)
-    with store.begin() as conn:
-        o = _read(conn, study, sid, now)
+    o = store.overview(study, now)
     df = store.comparisons(study.name)
     kind = df["kind"].astype(str).replace("", "2afc")
     by_kind = kind.value_counts()
     rated = df.loc[kind.eq("2afc").to_numpy()]
     questions = [q.id for q in study.questions]
-    cells = views.cell_votes(rated, o.cells)
+    lo, hi = views.ordered_pair(o.cells["a"], o.cells["b"])
+    scheduled = o.cells[["question", "prompt"]].astype(str).assign(lo=lo, hi=hi)
+    cells = views.cell_votes(rated, scheduled)
     summary = table(
         ["", "count"],
         [
@@ -177,8 +72,7 @@ def render(study: Study, store: Store, now: datetime | None = None) -> str:
     )
     judged = df.loc[kind.ne("practice").to_numpy()]
     if len(judged):
-        decisive = rated["outcome"].isin(["a", "b"])
-        left = (rated["outcome"] == "a").sum() / max(1, decisive.sum())
+        left = views.left_share(rated)
         summary += f"<p>Left image chosen in {left:.1%} of decisive rated votes; median decision "
         summary += f"time {judged['decision_ms'].median() / 1000:.1f} s (practice aside).</p>"
     legend = "; ".join(f"<code>{esc(q.id)}</code>: “{esc(q.text)}”" for q in study.questions)

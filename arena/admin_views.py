@@ -17,6 +17,8 @@ import pandas as pd
 
 from analysis.bt import ELO_BASE, ELO_SCALE, bt_ratings, pair_design, pair_stats
 from analysis.counts import count_comparisons
+from analysis.frame import A_WINS, B_WINS
+from analysis.modes import DEFAULT_TIE_MODE
 from analysis.raters import QualityRules, rater_quality
 from analysis.separation import point_value, reachability, reference_models, separation, win_graph
 
@@ -28,6 +30,7 @@ __all__ = [
     "cells_section",
     "hourly_section",
     "leaderboard_section",
+    "left_share",
     "ordered_pair",
     "prompts_section",
     "raters_section",
@@ -42,7 +45,7 @@ MAX_PROMPTS = 10
 CELL_KEYS = ["question", "prompt", "lo", "hi"]
 _PAIR_KEYS = ["question", "lo", "hi"]
 #: Bradley–Terry tie treatment of the live leaderboard (``arena report``'s default).
-TIE_MODE = "davidson"
+TIE_MODE = DEFAULT_TIE_MODE
 _NONE = "—"
 
 
@@ -68,6 +71,17 @@ def ordered_pair(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
     a, b = a.astype(str), b.astype(str)
     swap = a > b
     return a.where(~swap, b), b.where(~swap, a)
+
+
+def left_share(rated: pd.DataFrame) -> float:
+    """Share of the decisive votes in ``rated`` that chose the left image (0 without any).
+
+    Read from the count tensor every statistic uses, as :func:`analysis.robust.position_effect`
+    reads its ``left_rate``.
+    """
+    t = count_comparisons(rated, clusters=()).table
+    left, right = int(t[..., A_WINS].sum()), int(t[..., B_WINS].sum())
+    return left / max(1, left + right)
 
 
 def _order(questions: Sequence[str], present: pd.Series) -> list[str]:
@@ -245,7 +259,7 @@ def _leaderboard(sub: pd.DataFrame) -> str:
     sep = separation(counts.models, reach, ref)
     # Centred on the models whose ratings the votes bound (all of them, as a rule).
     rating = ELO_BASE + ELO_SCALE * (fit.theta - fit.theta[ref].mean())
-    wins = tensor[:, :, 0].sum(axis=1) + tensor[:, :, 1].sum(axis=0)
+    wins = tensor[:, :, A_WINS].sum(axis=1) + tensor[:, :, B_WINS].sum(axis=0)
     value = point_value(rating, sep.open_up, sep.open_down)
     order = np.lexsort((np.asarray(counts.models), -np.nan_to_num(value, nan=-np.inf)))
     flags = sep.flags()

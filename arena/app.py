@@ -15,20 +15,17 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from arena import app_page
+from arena.choices import OPTIONAL, SIDES, response
 from arena.store import Store
 
 if TYPE_CHECKING:
     from arena.study import Study
 
-__all__ = ["build_app", "page_assets", "BUTTON_LABELS", "BUTTONS_CSS", "controls_html"]
+__all__ = ["build_app", "page_assets", "BUTTON_ORDER", "BUTTONS_CSS", "controls_html"]
 
-#: Response -> (button label, element id). The script reads the choice from ``data-choice``.
-BUTTON_LABELS: dict[str, tuple[str, str]] = {
-    "left": ("◀ Left is better", "arena-left"),
-    "tie": ("Tie", "arena-tie"),
-    "both_bad": ("Both bad", "arena-both-bad"),
-    "right": ("Right is better ▶", "arena-right"),
-}
+#: The buttons from left to right: each side's button on its side, the optional responses
+#: between them. The script reads the choice from ``data-choice``.
+BUTTON_ORDER: tuple[str, ...] = (SIDES[0], *OPTIONAL, SIDES[1])
 
 
 #: The buttons only make sense next to a trial's two images: hidden while the page loads, on
@@ -45,14 +42,15 @@ def controls_html(study: Study) -> str:
     """The trial area, the message line, the response buttons and the progress line."""
     # Left and right are the primary answers; tie and both bad look different on purpose.
     buttons = "".join(
-        f'<button type="button" id="{elem_id}" data-choice="{choice}" '
-        f'class="arena-choice arena-{"side" if choice in ("left", "right") else "other"}">'
-        f"{label} {app_page.key_hint(choice)}</button>"
-        for choice, (label, elem_id) in BUTTON_LABELS.items()
+        f'<button type="button" id="{response(choice).element_id}" data-choice="{choice}" '
+        f'class="arena-choice arena-{"side" if choice in SIDES else "other"}">'
+        f"{response(choice).label} {app_page.key_hint(choice)}</button>"
+        for choice in BUTTON_ORDER
         if choice in study.choices
     )
     return (
-        f'<div id="arena-controls" data-study="{app_page.text(study.name)}">'
+        f'<div id="arena-controls" data-study="{app_page.text(study.name)}" '
+        f'data-keys="{app_page.text(app_page.keys_json(study))}">'
         f"{app_page.consent_html(study)}"
         '<div id="arena-trial"><p>Loading&hellip;</p></div>'
         '<div id="arena-message" role="alert" hidden></div>'

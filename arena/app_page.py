@@ -7,6 +7,7 @@ HTML: gr.HTML renders markup, so an unescaped prompt would be script injection.
 from __future__ import annotations
 
 import html
+import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote
 
+from arena.choices import LEFT, RIGHT, response
 from arena.store import ImageRef, Progress, RaterIdentity
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ __all__ = [
     "consent_html",
     "image_json",
     "done_html",
+    "key_hint",
+    "keys_json",
     "header_html",
     "identify",
     "image_url",
@@ -89,19 +93,19 @@ def image_url(ref: ImageRef) -> str:
 PIXELATED_BELOW = 256
 
 
-#: Keys of each response, as the page's script reads them (``arena.js`` KEYS) and as the
-#: buttons and captions show them on devices with a keyboard.
-KEYS: dict[str, tuple[str, ...]] = {
-    "left": ("1", "←"),
-    "right": ("2", "→"),
-    "tie": ("3", "T"),
-    "both_bad": ("4", "B"),
-}
+def keys_json(study: Study) -> str:
+    """``KeyboardEvent.key`` -> response, for the responses the study offers, as JSON.
+
+    The page's script reads it from ``#arena-controls``' ``data-keys``: the keys are defined
+    once, in :mod:`arena.choices`.
+    """
+    keys = {key: choice for choice in study.choices for key in response(choice).keys}
+    return json.dumps(keys)
 
 
 def key_hint(choice: str) -> str:
     """The keys of a response as a hint (hidden by CSS on touch-only devices)."""
-    keys = " or ".join(KEYS[choice])
+    keys = " or ".join(response(choice).hint)
     return f'<span class="arena-key" aria-hidden="true">{text(keys)}</span>'
 
 
@@ -139,8 +143,8 @@ def trial_html(progress: Progress) -> str:
         f"{text(trial.question_text)}</div>"
         f'<div class="arena-prompt">&ldquo;{text(trial.prompt)}&rdquo;</div>'
         '<div class="arena-pair">'
-        f"{_figure(trial.left, 'left', ratio)}"
-        f"{_figure(trial.right, 'right', ratio)}"
+        f"{_figure(trial.left, LEFT, ratio)}"
+        f"{_figure(trial.right, RIGHT, ratio)}"
         "</div>"
     )
 

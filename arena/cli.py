@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import click
 
+from analysis.modes import BOOTSTRAP_UNITS, DEFAULT_TIE_MODE, RATER, TIE_MODES
 from arena.prompts import load_prompts
 from arena.study import Study, load_study
 
@@ -339,15 +340,15 @@ def _display_names(study: Study, store: Any) -> dict[str, str]:
 )
 @click.option(
     "--ties",
-    type=click.Choice(["davidson", "half", "exclude"]),
-    default="davidson",
+    type=click.Choice(TIE_MODES),
+    default=DEFAULT_TIE_MODE,
     show_default=True,
     help="How ties enter the Bradley–Terry fit.",
 )
 @click.option(
     "--cluster",
-    type=click.Choice(["rater", "prompt", "rater+prompt", "vote"]),
-    default="rater",
+    type=click.Choice(BOOTSTRAP_UNITS),
+    default=RATER,
     show_default=True,
     help="What counts as independent: the bootstrap's resampling unit and the win rates' "
     "cluster unit (rater+prompt: two-way).",

@@ -9,7 +9,6 @@ idempotent: running it again changes nothing, and images added to the set later 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,12 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
-from sqlalchemy import Connection, insert, select, update
 
 from arena.gold import spoiled_entries
 from arena.store import Store
-from arena.store.engine import insert_ignoring_conflicts
-from arena.store.schema import ImageRow, ModelRow, PromptRow, StudyRow
+from arena.store.imageset import ImageSetConflict
 
 if TYPE_CHECKING:
     from arena.prompts import Prompt
@@ -178,23 +175,22 @@ def ingest(store: Store, study: Study, prompts: Sequence[Prompt]) -> IngestSumma
     if problems:
         raise IngestError(_message(manifest, problems))
     names = card_display_names(study)  # read before the write lock is taken
-    with store.begin(write=True) as conn:
-        # The spoiled copies of gold trials join as images of a reserved model (arena.gold).
-        gold = spoiled_entries(study, entries)
-        problems, new_prompts, new_images = _write(conn, study, prompts, [*entries, *gold], names)
-        if problems:
-            # Raising inside the transaction rolls back everything written so far.
-            raise IngestError(_message(manifest, problems))
-        sid = conn.scalar(select(StudyRow.id).where(StudyRow.name == study.name))
-        n_prompts = len(conn.execute(select(PromptRow.id).where(PromptRow.study_id == sid)).all())
-        rows = conn.execute(select(ImageRow.model_id).where(ImageRow.study_id == sid)).all()
+    try:
+        # The spoiled copies of gold trials join as images of a reserved model (arena.gold);
+        # made under the store's write lock, so two servers starting at once never write the
+        # same file together.
+        counts = store.add_image_set(
+            study, prompts, entries, names, derived=lambda: spoiled_entries(study, entries)
+        )
+    except ImageSetConflict as exc:  # the store rolled back everything
+        raise IngestError(_message(manifest, exc.problems)) from None
     return IngestSummary(
         study=study.name,
-        models=len({r[0] for r in rows}),
-        prompts=n_prompts,
-        images=len(rows),
-        new_prompts=new_prompts,
-        new_images=new_images,
+        models=counts.models,
+        prompts=counts.prompts,
+        images=counts.images,
+        new_prompts=counts.new_prompts,
+        new_images=counts.new_images,
     )
 
 
@@ -219,115 +215,3 @@ def _message(manifest: Path, problems: list[str]) -> str:
     more = len(problems) - _SHOWN_PROBLEMS
     tail = f"; and {more} more" if more > 0 else ""
     return f"{manifest}: {len(problems)} problem(s), nothing was ingested: {shown}{tail}."
-
-
-def _insert_missing(conn: Connection, table: type, key: str, rows: list[dict[str, Any]]) -> None:
-    """Insert the rows whose unique ``key`` is not stored yet, also when another process
-    inserts the same key at the same moment (see :func:`insert_ignoring_conflicts`)."""
-    ignoring = insert_ignoring_conflicts(conn.dialect.name, table)
-    if ignoring is not None:
-        conn.execute(ignoring, rows)
-        return
-    column = getattr(table, key)
-    have = set(conn.scalars(select(column).where(column.in_([r[key] for r in rows]))))
-    new = [r for r in rows if r[key] not in have]
-    if new:
-        conn.execute(insert(table), new)
-
-
-def _write(
-    conn: Connection,
-    study: Study,
-    prompts: Sequence[Prompt],
-    entries: Sequence[Any],
-    names: dict[str, str],
-) -> tuple[list[str], int, int]:
-    """Upsert everything; returns conflicts with stored rows and the numbers of new rows.
-
-    ``names``: the cards' display names, merged into those stored with the study."""
-    problems: list[str] = []
-    _insert_missing(conn, StudyRow, "name", [{"name": study.name, "title": study.title}])
-    sid = conn.scalar(select(StudyRow.id).where(StudyRow.name == study.name))
-    # The update also locks the study's row until commit, so a second ingest of this study
-    # (another server starting) waits here and then reads the prompts and images this one wrote.
-    conn.execute(update(StudyRow).where(StudyRow.id == sid).values(title=study.title))
-    stored_names = conn.scalar(select(StudyRow.display_names).where(StudyRow.id == sid))
-    # Names of models whose card is gone now stay as stored: the study's votes still need them.
-    merged = {**(stored_names or {}), **names}
-    conn.execute(update(StudyRow).where(StudyRow.id == sid).values(display_names=merged))
-
-    # Model ids are shared by studies: servers of two studies may insert the same ones at once.
-    # Sorted, so that two such inserts take their row locks in one order (no deadlock).
-    _insert_missing(
-        conn, ModelRow, "name", [{"name": m} for m in sorted({e.model for e in entries})]
-    )
-    model_ids = {name: pk for name, pk in conn.execute(select(ModelRow.name, ModelRow.id))}
-
-    stored = {
-        key: (pk, text)
-        for pk, key, text in conn.execute(
-            select(PromptRow.id, PromptRow.key, PromptRow.text).where(PromptRow.study_id == sid)
-        )
-    }
-    prompt_ids = {key: pk for key, (pk, _) in stored.items()}
-    new_prompts = 0
-    for p in prompts:
-        if p.id in stored:
-            if stored[p.id][1] != p.text:
-                problems.append(
-                    f"prompt '{p.id}' was stored with the text {stored[p.id][1]!r}; the prompt "
-                    f"set now says {p.text!r} (votes would be mixed): use a new prompt id"
-                )
-            continue
-        prompt_ids[p.id] = conn.execute(
-            insert(PromptRow)
-            .values(
-                study_id=sid,
-                key=p.id,
-                text=p.text,
-                category=p.category,
-                challenge=p.challenge,
-                note=p.note,
-            )
-            .returning(PromptRow.id)
-        ).scalar_one()
-        new_prompts += 1
-
-    names = {v: k for k, v in model_ids.items()}
-    keys = {v: k for k, v in prompt_ids.items()}
-    have = {
-        (names[m], keys.get(p), s): (sha, path)
-        for m, p, s, sha, path in conn.execute(
-            select(
-                ImageRow.model_id, ImageRow.prompt_id, ImageRow.seed, ImageRow.sha256, ImageRow.path
-            ).where(ImageRow.study_id == sid)
-        )
-    }
-    new_rows = []
-    for e in entries:
-        old = have.get((e.model, e.prompt_id, e.seed))
-        if old is not None:
-            if old != (e.sha256, Path(e.path).as_posix()):
-                problems.append(
-                    f"{e.path}: the image of {e.model}/{e.prompt_id}/seed {e.seed} was stored as "
-                    f"{old[1]} with sha256 {old[0]}; stored images never change (start a new study)"
-                )
-            continue
-        new_rows.append(
-            {
-                "study_id": sid,
-                "model_id": model_ids[e.model],
-                "prompt_id": prompt_ids[e.prompt_id],
-                "seed": e.seed,
-                "path": Path(e.path).as_posix(),
-                "sha256": e.sha256,
-                "width": e.width,
-                "height": e.height,
-                "params": dict(e.params),
-                # NaN (unknown, e.g. images from an API) is stored as NULL, which AVG skips.
-                "latency_ms": None if math.isnan(e.latency_ms) else float(e.latency_ms),
-            }
-        )
-    if new_rows and not problems:
-        conn.execute(insert(ImageRow), new_rows)
-    return problems, new_prompts, len(new_rows)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arena.choices import BOTH_BAD, OPTIONAL, SIDES, TIE
 from arena.gold import GOLD_KINDS
 
 if sys.version_info >= (3, 11):
@@ -55,7 +56,7 @@ STUDY_KEYS: dict[str, str] = {
 COMPARISON_KEYS = {"a", "b", "claim", "margin", "questions"}
 PROMPT_KEYS = {"file", "categories", "limit"}
 QUESTION_KEYS = {"id", "text", "gold"}
-RESPONSE_KEYS = {"tie", "both_bad"}
+RESPONSE_KEYS = set(OPTIONAL)
 #: Most practice trials a study may ask for, and the largest share of repeat trials.
 MAX_PRACTICE, MAX_REPEAT_RATE, MAX_GOLD_RATE = 20, 0.5, 0.3
 #: Panels whose ids the rater link can carry (``panel`` key).
@@ -120,16 +121,9 @@ class Study:
 
     @property
     def choices(self) -> tuple[str, ...]:
-        """The responses a rater may give in this study."""
-        extra = ("tie",) * self.allow_tie + ("both_bad",) * self.allow_both_bad
-        return ("left", "right", *extra)
-
-    def question(self, question_id: str) -> Question:
-        """Return the question with this id."""
-        for q in self.questions:
-            if q.id == question_id:
-                return q
-        raise KeyError(question_id)
+        """The responses a rater may give in this study, in the order of arena.choices."""
+        offered = {TIE: self.allow_tie, BOTH_BAD: self.allow_both_bad}
+        return (*SIDES, *(c for c in OPTIONAL if offered[c]))
 
 
 class _Reader:

@@ -30,7 +30,6 @@ __all__ = [
     "MANIFEST_NAME",
     "ManifestEntry",
     "ManifestError",
-    "append_manifest",
     "atomic_write_bytes",
     "read_manifest",
     "sha256_file",
@@ -238,15 +237,3 @@ def write_manifest(folder: Path | str, entries: Iterable[ManifestEntry]) -> Path
     lines = [entry.to_json() + "\n" for entry in _dedupe(entries)]
     atomic_write_bytes(path, "".join(lines).encode("utf-8"))
     return path
-
-
-def append_manifest(folder: Path | str, entries: Iterable[ManifestEntry]) -> Path:
-    """Add *entries* to the folder's manifest, replacing lines with the same key; atomic.
-
-    Returns
-    -------
-    Path
-        The manifest file.
-    """
-    existing = read_manifest(folder, missing_ok=True)
-    return write_manifest(folder, [*existing, *entries])

@@ -222,16 +222,14 @@
     if (target && !target.disabled && !A.preview) A.vote(target.dataset.choice);
   });
 
-  // The keys of app_page.KEYS; tie and both bad only where the study offers them.
-  const KEYS = {
-    1: "left", ArrowLeft: "left", 2: "right", ArrowRight: "right",
-    3: "tie", t: "tie", T: "tie", 4: "both_bad", b: "both_bad", B: "both_bad",
-  };
+  // The keys of the responses the study offers (arena/choices.py), sent with the page in
+  // #arena-controls' data-keys; read by begin().
+  let KEYS = {};
   document.addEventListener("keydown", (e) => {
     if (e.repeat || e.altKey || e.ctrlKey || e.metaKey) return;
     const t = e.target;
     if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
-    const choice = KEYS[e.key];
+    const choice = Object.hasOwn(KEYS, e.key) ? KEYS[e.key] : null;
     // No keyboard votes while one is in flight or before the images are on screen.
     if (!choice || A.pending || !A.token || A.shownAt === null) return;
     if (!document.querySelector(`#arena-buttons button[data-choice="${choice}"]`)) return;
@@ -248,6 +246,7 @@
       return;
     }
     A.study = root.dataset.study;
+    try { KEYS = JSON.parse(root.dataset.keys || "{}"); } catch { KEYS = {}; }
     A.preview = params.assignmentId === "ASSIGNMENT_ID_NOT_AVAILABLE";
     if (A.preview) preview(); else start();
   };

@@ -4,7 +4,8 @@
 :mod:`arena.store.schema` for ingest and tests.
 """
 
-from arena.store.frames import COMPARISON_COLUMNS, OUTCOMES
+from arena.store.frames import COMPARISON_COLUMNS, OUTCOME_OF_CHOICE
+from arena.store.overview import StudyOverview
 from arena.store.store import TRIAL_KIND, Store
 from arena.store.types import (
     ImageRef,
@@ -17,12 +18,13 @@ from arena.store.types import (
 
 __all__ = [
     "COMPARISON_COLUMNS",
-    "OUTCOMES",
+    "OUTCOME_OF_CHOICE",
     "TRIAL_KIND",
     "ImageRef",
     "Progress",
     "RaterIdentity",
     "Store",
+    "StudyOverview",
     "TrialView",
     "VoteReceipt",
     "VoteRefused",

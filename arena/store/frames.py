@@ -7,7 +7,8 @@ import pandas as pd
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
 
-from analysis.frame import COLUMNS
+from analysis.frame import COLUMNS, OUTCOMES
+from arena.choices import CHOICES
 from arena.store.schema import (
     ImageRow,
     ModelRow,
@@ -18,13 +19,21 @@ from arena.store.schema import (
     VoteRow,
 )
 
-__all__ = ["COMPARISON_COLUMNS", "OUTCOMES", "comparisons", "display_names", "latencies"]
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "OUTCOME_OF_CHOICE",
+    "comparisons",
+    "display_names",
+    "latencies",
+]
 
 #: The Comparisons DataFrame contract of docs/design.md, in order; its consumer, ``analysis``,
 #: owns the definition (arena may import analysis, never the reverse).
 COMPARISON_COLUMNS = COLUMNS
-#: Stored choice -> outcome; model a is always the left image's model.
-OUTCOMES = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
+#: Stored choice -> outcome (``left`` -> ``a``, ``right`` -> ``b``, ``tie`` and ``both_bad``
+#: keep their names): model a is always the left image's model. arena.choices lists the
+#: choices in the order of analysis.frame.OUTCOMES.
+OUTCOME_OF_CHOICE: dict[str, str] = dict(zip(CHOICES, OUTCOMES, strict=True))
 
 
 #: Beyond the contract's columns, the optional ones analysis.frame documents: ``trial`` (trial
@@ -80,8 +89,9 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
     if not rows:
         return _empty()
     frame = pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS, *_EXTRA])
-    frame["outcome"] = frame["outcome"].map(OUTCOMES)
-    frame["expected"] = frame["expected"].map(OUTCOMES)  # left -> a, right -> b; None stays
+    frame["outcome"] = frame["outcome"].map(OUTCOME_OF_CHOICE)
+    # left -> a, right -> b; None stays
+    frame["expected"] = frame["expected"].map(OUTCOME_OF_CHOICE)
     return frame.astype(_DTYPES)
 
 

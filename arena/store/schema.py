@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from arena.choices import CHOICES
+
 __all__ = [
     "Base",
     "StudyRow",
@@ -37,12 +39,9 @@ __all__ = [
     "VoteRow",
     "CellCountRow",
     "ConsentRefusalRow",
-    "CHOICES",
     "RATER_SOURCES",
 ]
 
-#: Every response the schema knows; a study enables a subset (``Study.choices``).
-CHOICES = ("left", "right", "tie", "both_bad")
 #: Where a rater id came from.
 RATER_SOURCES = ("url", "prolific", "mturk", "generated")
 
@@ -180,6 +179,7 @@ class VoteRow(Base):
 
     __tablename__ = "votes"
     __table_args__ = (
+        # Every response of arena.choices; a study enables a subset (Study.choices).
         CheckConstraint(f"choice IN {CHOICES!r}", name="ck_votes_choice"),
         CheckConstraint("decision_ms >= 0", name="ck_votes_decision_ms"),
     )

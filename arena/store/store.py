@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection, func, insert, select
 
 from arena.schedule import SessionPlan, arrange, choose, rater_rng, session_plan
-from arena.store import frames, raters, votes
+from arena.store import frames, imageset, overview, raters, votes
 from arena.store import queries as q
 from arena.store.catalog import Catalog, catalog_stamp, load_catalog, trial_view
 from arena.store.cells import DRAW_RANGE, WINDOW, CellTable, ensure_cells
@@ -24,7 +24,8 @@ from arena.store.engine import (
     make_engine,
 )
 from arena.store.migrate import upgrade
-from arena.store.schema import Base, ConsentRefusalRow, RaterRow, StudyRow, TrialRow, VoteRow
+from arena.store.overview import StudyOverview
+from arena.store.schema import Base, ConsentRefusalRow, RaterRow, StudyRow
 from arena.store.types import (
     ImageRef,
     Progress,
@@ -35,6 +36,9 @@ from arena.store.types import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from arena.prompts import Prompt
     from arena.study import Study
 
 __all__ = ["Store", "TRIAL_KIND"]
@@ -146,6 +150,19 @@ class Store:
                 for t in Base.metadata.sorted_tables
             }
 
+    def add_image_set(
+        self,
+        study: Study,
+        prompts: Sequence[Prompt],
+        entries: Sequence[Any],
+        names: dict[str, str],
+        derived: Callable[[], Sequence[Any]] = tuple,
+    ) -> imageset.ImageSetCounts:
+        """Write a checked image set, all or nothing (:func:`imageset.write_image_set`);
+        ``derived`` makes more entries under the write lock (gold's spoiled copies)."""
+        with self.begin(write=True) as conn:
+            return imageset.write_image_set(conn, study, prompts, [*entries, *derived()], names)
+
     # ------------------------------------------------------------------ raters
     def join(self, study: Study, who: RaterIdentity) -> str:
         """Register a rater without binding a browser secret (idempotent); return their id.
@@ -198,20 +215,6 @@ class Store:
         with self.begin(write=True) as conn:
             conn.execute(insert(ConsentRefusalRow).values(study_id=self.study_id(study.name, conn)))
 
-    def answered(self, study_name: str, rater: str) -> int:
-        """How many trials this rater has answered."""
-        with self.begin() as conn:
-            sid = self.study_id(study_name, conn)
-            return int(
-                conn.scalar(
-                    select(func.count(VoteRow.id))
-                    .join(TrialRow, TrialRow.id == VoteRow.trial_id)
-                    .join(RaterRow, RaterRow.id == TrialRow.rater_id)
-                    .where(RaterRow.study_id == sid, RaterRow.external_id == rater)
-                )
-                or 0
-            )
-
     # ------------------------------------------------------------------ trials
     def next_trial(self, study: Study, rater: str, secret: str | None = None) -> Progress:
         """The trial this rater should see now.
@@ -235,10 +238,11 @@ class Store:
         decision_ms: float,
         secret: str | None = None,
     ) -> tuple[VoteReceipt, Progress]:
-        """:meth:`record_vote` then :meth:`next_trial`, in one transaction (the hot path).
+        """Record one vote, then :meth:`next_trial`, in one transaction (the hot path).
 
-        A refused vote raises :class:`VoteRefused` and writes nothing, as ``record_vote`` does;
-        an accepted one is committed together with the next trial it leads to.
+        The vote rules are :mod:`votes`': a refused vote raises :class:`VoteRefused` and writes
+        nothing; a repeat of an answered trial's vote writes nothing and returns the first
+        vote's receipt; an accepted one is committed together with the next trial.
         """
         ms = votes.checked(study, token, choice, decision_ms)
         with self.begin(write=True) as conn:
@@ -406,34 +410,6 @@ class Store:
         )
         return token
 
-    # ------------------------------------------------------------------ votes
-    def record_vote(
-        self,
-        study: Study,
-        rater: str,
-        token: str,
-        choice: str,
-        decision_ms: float,
-        secret: str | None = None,
-    ) -> VoteReceipt:
-        """Record one vote, in one short transaction.
-
-        Accepted only for a trial issued to ``rater`` in this study and not yet answered. A
-        repeat for an answered trial writes nothing and returns the first vote's receipt (so a
-        double click or a retried request is harmless).
-
-        Raises
-        ------
-        VoteRefused
-            For an unknown token, another rater's trial or secret, a response the study does not offer, or
-            a decision time that is not a finite non-negative number.
-        """
-        ms = votes.checked(study, token, choice, decision_ms)
-        with self.begin(write=True) as conn:
-            sid = self.study_id(study.name, conn)
-            rater_pk, _ = raters.checked(conn, sid, rater, secret)
-            return votes.record(conn, sid, rater_pk, token, choice, ms, self.serialized)
-
     # ------------------------------------------------------------------ analysis
     def comparisons(self, study_name: str) -> pd.DataFrame:
         """One row per vote, in the docs/design.md columns (see :func:`frames.comparisons`)."""
@@ -449,6 +425,11 @@ class Store:
         """Display names stored at ingest (None: none stored, see :func:`frames.display_names`)."""
         with self.begin() as conn:
             return frames.display_names(conn, study_name)
+
+    def overview(self, study: Study, now: datetime) -> StudyOverview:
+        """How far the study is at ``now`` (the admin page's figures, :mod:`overview`)."""
+        with self.begin() as conn:
+            return overview.overview(conn, study, self.study_id(study.name, conn), now)
 
 
 _Made = tuple[Catalog, tuple, CellTable] | None

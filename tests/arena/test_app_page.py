@@ -83,3 +83,31 @@ def test_header_and_completion_screens(make_study) -> None:
     html = done_html(study, done)
     assert "DONE-123" in html and "app.prolific.com/submissions/complete?cc=DONE-123" in html
     assert "prolific.com" not in done_html(study, Progress("r", "url", 5, 5, None))
+
+
+def test_the_page_gets_the_responses_from_arena_choices(make_study) -> None:
+    """Buttons, keys and the script's key map all come from arena.choices: the script has no
+    list of its own, and a study's page carries only the keys of the responses it offers."""
+    import html as html_lib
+    import json
+    import re
+
+    from analysis.frame import OUTCOMES
+    from arena.app import controls_html
+    from arena.app_page import asset
+    from arena.choices import CHOICES, RESPONSES
+    from arena.store import OUTCOME_OF_CHOICE
+
+    script = asset("arena.js")
+    assert not [c for c in CHOICES if f'"{c}"' in script or f"'{c}'" in script]
+    assert OUTCOME_OF_CHOICE == {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
+    assert set(OUTCOME_OF_CHOICE.values()) == set(OUTCOMES)
+
+    study, _ = make_study(tie=True)
+    page = controls_html(study)
+    keys = json.loads(html_lib.unescape(re.search(r'data-keys="([^"]*)"', page).group(1)))
+    offered = {r.choice: r for r in RESPONSES if r.choice in study.choices}
+    assert set(offered) == {"left", "right", "tie"}
+    assert keys == {k: c for c, r in offered.items() for k in r.keys}
+    assert keys["ArrowLeft"] == "left" and keys["t"] == "tie" and "b" not in keys
+    assert re.findall(r'data-choice="(\w+)"', page) == ["left", "tie", "right"]

@@ -76,3 +76,26 @@ def test_report_and_export_on_a_missing_database_say_so_and_create_nothing(make_
         assert f"No database at {missing}" in result.output
         assert "Traceback" not in result.output
         assert not missing.exists() and not (tmp_path / "votes.csv").exists()
+
+
+def test_report_choices_come_from_analysis_and_are_documented() -> None:
+    """``--ties`` and ``--cluster`` offer analysis.modes' words (one definition), each one
+    documented in docs/cli.md and described in the report's methods section."""
+    from analysis.modes import (
+        BOOTSTRAP_UNIT_TEXT,
+        BOOTSTRAP_UNITS,
+        DEFAULT_TIE_MODE,
+        TIE_MODE_TEXT,
+        TIE_MODES,
+    )
+
+    options = {p.name: p for p in cli.commands["report"].params}
+    assert tuple(options["ties"].type.choices) == TIE_MODES
+    assert options["ties"].default == DEFAULT_TIE_MODE
+    assert tuple(options["cluster"].type.choices) == BOOTSTRAP_UNITS
+    assert tuple(TIE_MODE_TEXT) == TIE_MODES and tuple(BOOTSTRAP_UNIT_TEXT) == BOOTSTRAP_UNITS
+    doc = (ROOT / "docs" / "cli.md").read_text()
+    ties = doc[doc.index("`--ties") :].split("\n- ")[0]
+    cluster = doc[doc.index("`--cluster") :].split("\n- ")[0]
+    assert all(f"`{m}`" in ties for m in TIE_MODES), ties
+    assert all(f"`{u}`" in cluster for u in BOOTSTRAP_UNITS), cluster

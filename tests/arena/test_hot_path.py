@@ -34,13 +34,9 @@ def served(make_study, tmp_path):
     store.close()
 
 
-def _vote(store: Store, study, rater: str, combined: bool) -> None:
+def _vote(store: Store, study, rater: str) -> None:
     token = store.next_trial(study, rater).trial.token
-    if combined:
-        store.vote_and_next(study, rater, token, "left", 10.0)
-    else:
-        store.record_vote(study, rater, token, "left", 10.0)
-        store.next_trial(study, rater)
+    store.vote_and_next(study, rater, token, "left", 10.0)
 
 
 def _statements(store: Store, fn) -> list[tuple[str, object]]:
@@ -57,19 +53,12 @@ def _statements(store: Store, fn) -> list[tuple[str, object]]:
     return seen
 
 
-@pytest.mark.parametrize("combined", [True, False])
-def test_vote_path_statements_search_indexes_and_never_aggregate(served, combined) -> None:
+def test_vote_path_statements_search_indexes_and_never_aggregate(served) -> None:
     study, store, _ = served
     rater = store.join(study, RaterIdentity("r1"))
-    _vote(store, study, rater, combined)  # the first trial builds the catalog and cells
+    _vote(store, study, rater)  # the first trial builds the catalog and cells
     token = store.next_trial(study, rater).trial.token
-    if combined:
-        run = lambda: store.vote_and_next(study, rater, token, "right", 20.0)  # noqa: E731
-    else:
-        run = lambda: (  # noqa: E731
-            store.record_vote(study, rater, token, "right", 20.0),
-            store.next_trial(study, rater),
-        )
+    run = lambda: store.vote_and_next(study, rater, token, "right", 20.0)  # noqa: E731
     statements = _statements(store, run)
     queries = [(s, p) for s, p in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(queries) >= 3  # the listener saw the vote path
@@ -147,7 +136,7 @@ def _add_votes(store: Store, study, count: int) -> None:
 
 
 def _steps_per_vote(store: Store, study, tag: str) -> float:
-    """Mean SQLite VM steps of record_vote + next_trial over 3 raters x 3 votes."""
+    """Mean SQLite VM steps of next_trial + vote_and_next over 3 raters x 3 votes."""
     steps = [0]
 
     def count() -> int:
@@ -163,7 +152,7 @@ def _steps_per_vote(store: Store, study, tag: str) -> float:
     try:
         for _ in range(3):
             for i in range(3):
-                _vote(store, study, f"{tag}{i}", combined=False)
+                _vote(store, study, f"{tag}{i}")
     finally:
         event.remove(store.engine, "checkout", install)
         store.engine.dispose()  # drop connections that still carry the handler
@@ -213,8 +202,9 @@ def test_only_the_studys_current_models_are_scheduled(served) -> None:
     edited = Store.open(url)
     try:
         rater = edited.join(fewer, RaterIdentity("r"))
-        while not (p := edited.next_trial(fewer, rater)).done:
-            edited.record_vote(fewer, rater, p.trial.token, "left", 1.0)
+        p = edited.next_trial(fewer, rater)
+        while not p.done:
+            p = edited.vote_and_next(fewer, rater, p.trial.token, "left", 1.0)[1]
         df = edited.comparisons(study.name)
     finally:
         edited.close()

@@ -81,8 +81,9 @@ def test_many_raters_fill_cells_evenly_and_never_repeat(three_models) -> None:
     study, store = three_models  # 5 prompts x 3 pairs x 2 questions = 30 cells
     for r in range(13):
         rater = store.join(study, RaterIdentity(f"r{r}"))
-        while not (p := store.next_trial(study, rater)).done:
-            store.record_vote(study, rater, p.trial.token, "left", 100.0)
+        p = store.next_trial(study, rater)
+        while not p.done:
+            p = store.vote_and_next(study, rater, p.trial.token, "left", 100.0)[1]
     per_rater = _cells(store, study)
     assert max(per_rater.values()) == 1  # nobody saw a (prompt, pair, question) twice
     cells = Counter((p, pair, q) for p, pair, q, _ in per_rater)
@@ -107,7 +108,7 @@ def test_interleaved_raters_stay_nearly_even(three_models) -> None:
             if p.done:
                 active.remove(rater)
             else:
-                store.record_vote(study, rater, p.trial.token, "right", 50.0)
+                store.vote_and_next(study, rater, p.trial.token, "right", 50.0)
     per_rater = _cells(store, study)
     assert max(per_rater.values()) == 1
     cells = Counter((p, pair, q) for p, pair, q, _ in per_rater)
@@ -120,9 +121,10 @@ def test_a_rater_who_saw_every_cell_is_done(make_study, tmp_path) -> None:
     ingest(store, study, prompts)
     rater = store.join(study, RaterIdentity("r"))
     answered = 0
-    while not (p := store.next_trial(study, rater)).done:
+    p = store.next_trial(study, rater)
+    while not p.done:
         assert p.total == 2
-        store.record_vote(study, rater, p.trial.token, "left", 1.0)
+        p = store.vote_and_next(study, rater, p.trial.token, "left", 1.0)[1]
         answered += 1
     assert answered == 2 and p.answered == p.total == 2
     store.close()

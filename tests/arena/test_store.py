@@ -69,13 +69,14 @@ def _vote_setup(study, store):
 def test_replayed_vote_returns_the_same_result_and_writes_nothing(served) -> None:
     study, store = served
     a, _, ta, _ = _vote_setup(study, store)
-    first = store.record_vote(study, a, ta.token, "left", 812.5)
+    first, shown = store.vote_and_next(study, a, ta.token, "left", 812.5)
     assert first.recorded and first.choice == "left"
     before = store.counts()
-    again = store.record_vote(study, a, ta.token, "left", 812.5)
-    also = store.record_vote(study, a, ta.token, "right", 10.0)  # a late second click
+    again, shown_again = store.vote_and_next(study, a, ta.token, "left", 812.5)
+    also, _ = store.vote_and_next(study, a, ta.token, "right", 10.0)  # a late second click
     assert not again.recorded and (again.trial_id, again.choice) == (first.trial_id, "left")
     assert (also.choice, also.decision_ms) == ("left", 812.5)
+    assert shown_again.trial.token == shown.trial.token  # the same next trial, not a new one
     assert store.counts() == before
 
 
@@ -98,7 +99,7 @@ def test_refused_votes_write_nothing(served, token, choice, ms, needle) -> None:
     token = {"MINE": ta.token, "OTHER": tb.token}.get(token, token)
     before = store.counts()
     with pytest.raises(VoteRefused, match=needle) as info:
-        store.record_vote(study, a, token, choice, ms)
+        store.vote_and_next(study, a, token, choice, ms)
     assert str(info.value).endswith(".") and "Traceback" not in str(info.value)
     assert store.counts() == before
 
@@ -107,11 +108,13 @@ def test_quota_ends_the_session_and_frames_follow_the_contract(served) -> None:
     study, store = served
     rater = store.join(study, RaterIdentity("r1"))
     shown = []
-    while not (p := store.next_trial(study, rater)).done:
+    p = store.next_trial(study, rater)
+    while not p.done:
         shown.append(p.trial)
-        store.record_vote(study, rater, p.trial.token, ("left", "right", "tie")[len(shown) % 3], 5)
+        choice = ("left", "right", "tie")[len(shown) % 3]
+        p = store.vote_and_next(study, rater, p.trial.token, choice, 5)[1]
     assert len(shown) == study.quota == p.answered == p.total
-    assert store.answered(study.name, rater) == study.quota
+    assert store.next_trial(study, rater).answered == study.quota
     df = store.comparisons(study.name)
     assert tuple(df.columns) == (*COMPARISON_COLUMNS, "trial", "repeat_of", "expected")
     assert len(df) == study.quota
@@ -144,3 +147,29 @@ def test_image_lookup_by_path_or_hash_only_for_ingested_images(served) -> None:
     assert store.image_file(study.name, ref.path) == ref.path
     assert store.image_file(study.name, "manifest.jsonl") is None
     assert store.image_file("other", ref.path) is None
+
+
+def test_only_the_store_reads_and_writes_tables() -> None:
+    """Every read and write goes through arena.store: no other arena module imports the tables
+    or builds SQL (its database errors and URL parsing aside)."""
+    import ast
+    from pathlib import Path
+
+    allowed = {"sqlalchemy.exc", "sqlalchemy.engine"}
+    arena = Path(__file__).resolve().parents[2] / "arena"
+    offenders = []
+    for path in arena.rglob("*.py"):
+        if "store" in path.relative_to(arena).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                if name == "arena.store.schema" or (
+                    name.split(".")[0] == "sqlalchemy" and name not in allowed
+                ):
+                    offenders.append(f"{path.relative_to(arena)}: {name}")
+    assert not offenders, offenders

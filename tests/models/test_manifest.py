@@ -13,7 +13,6 @@ from models.manifest import (
     MANIFEST_NAME,
     ManifestEntry,
     ManifestError,
-    append_manifest,
     read_manifest,
     sha256_file,
     write_manifest,
@@ -58,15 +57,6 @@ def test_write_dedupes_last_wins_and_leaves_no_temp_files(tmp_path):
     assert path == tmp_path / MANIFEST_NAME
     assert read_manifest(tmp_path) == [newer, other]
     assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST_NAME]
-
-
-def test_append_replaces_same_key(tmp_path):
-    append_manifest(tmp_path, [_entry(), _entry(seed=1)])
-    append_manifest(tmp_path, [_entry(seed=1, sha256="ef" * 32), _entry(model="n")])
-    entries = read_manifest(tmp_path)
-    assert [e.key for e in entries] == [("m", "p0001", 0), ("m", "p0001", 1), ("n", "p0001", 0)]
-    assert entries[1].sha256 == "ef" * 32
-    assert len((tmp_path / MANIFEST_NAME).read_text().splitlines()) == 3
 
 
 def test_missing_manifest(tmp_path):
