@@ -7,6 +7,7 @@ quickly and serving works without the ``generate`` extra.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -83,6 +84,23 @@ database_option = click.option(
 def _open_study(study_path: Path, database: str | None = None) -> Study:
     study = load_study(study_path)
     return replace(study, database_url=database) if database else study
+
+
+def _database_source(study: Study, database: str | None) -> str:
+    """Where a study's database URL came from, for the first words of a database error."""
+    if database:
+        return "--database"
+    return f"{study.path}: key 'database'"
+
+
+def _open_store(study: Study, source: str) -> Any:
+    """Open the study's database; an unreachable server, an unknown or missing driver or an
+    unopenable file is one sentence (arena.store.errors)."""
+    from arena.store import Store
+    from arena.store.errors import database_errors
+
+    with database_errors(study.database_url, source, opening=True):
+        return Store.open(study.database_url)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,22 +192,25 @@ def generate(study_path: Path, device: str | None, batch_size: int) -> None:
 
 
 # ----------------------------------------------------------------------------- serve
-def _ingest(study: Study):
+def _ingest(study: Study, source: str):
     from arena.ingest import ingest
-    from arena.store import Store
+    from arena.store.errors import database_errors
 
-    store = Store.open(study.database_url)
     prompts = load_prompts(study.prompts_file, study.categories, study.prompt_limit)
-    summary = ingest(store, study, prompts)
+    store = _open_store(study, source)
+    # A read-only SQLite file opens (and even migrates, when up to date) and fails at the first
+    # write, here.
+    with database_errors(study.database_url, source):
+        summary = ingest(store, study, prompts)
     click.echo(f"Study '{study.name}': {summary}")
     return store
 
 
-def _serve(study: Study, host: str, port: int) -> None:
+def _serve(study: Study, host: str, port: int, source: str) -> None:
+    store = _ingest(study, source)  # before the server's imports: a bad file is said at once
     from arena.admin import admin_password
     from arena.serve import serve
 
-    store = _ingest(study)
     password = admin_password()
     click.echo(f"Arena for '{study.name}' at http://{host}:{port}/  (Ctrl+C stops it)")
     if password:
@@ -236,7 +257,8 @@ def _check_port(host: str, port: int) -> None:
 def serve(study_path: Path, database: str | None, host: str, port: int) -> None:
     """Check the image set, load it into the database and serve the arena."""
     _check_port(host, port)
-    _serve(_open_study(study_path, database), host, port)
+    study = _open_study(study_path, database)
+    _serve(study, host, port, _database_source(study, database))
 
 
 # ----------------------------------------------------------------------------- report / export
@@ -258,18 +280,20 @@ def _comparisons(study_path: Path | None, comparisons: Path | None, database: st
     if comparisons is not None:
         df = read_comparisons(comparisons)
         return _Votes(df, comparisons.stem, None, display_names(df, comparisons))
-    from arena.store import Store
+    from arena.store.errors import database_errors
 
     study = _open_study(study_path, database)
+    source = _database_source(study, database)
     _require_sqlite_file(study.database_url)
-    store = Store.open(study.database_url)
+    store = _open_store(study, source)
     try:
-        return _Votes(
-            store.comparisons(study.name),
-            study.title,
-            store.latencies(study.name),
-            _display_names(study, store),
-        )
+        with database_errors(study.database_url, source):
+            return _Votes(
+                store.comparisons(study.name),
+                study.title,
+                store.latencies(study.name),
+                _display_names(study, store),
+            )
     finally:
         store.close()
 
@@ -277,17 +301,11 @@ def _comparisons(study_path: Path | None, comparisons: Path | None, database: st
 def _require_sqlite_file(url: str) -> None:
     """Refuse a missing SQLite file: opening it would create an empty database and report
     "no votes" about a mistyped path."""
-    from sqlalchemy.engine import make_url
+    from arena.store.errors import sqlite_file
 
-    parsed = make_url(url)
-    name = parsed.database or ""
-    if (
-        parsed.get_backend_name() != "sqlite"
-        or name in ("", ":memory:")
-        or name.startswith("file:")
-    ):
-        return
-    if not Path(name).exists():
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        name = str(path)
         raise click.ClickException(
             f"No database at {name}: nothing has been recorded for this study there yet "
             "(`arena serve` creates it), or --database or the study's 'database' key names "
@@ -432,16 +450,65 @@ def export(study_path: Path, database: str | None, out: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- plan
+#: A share strictly between 0 and 1. Click names the option in its error (``--pairs 0`` used to
+#: reach a division by zero, ``--pairs -1`` was reported as a negative alpha).
+_OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
+
+
+def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    # Click's ranges let NaN through (every comparison with it is false).
+    if not math.isfinite(value):
+        raise click.BadParameter(f"expected a finite number, got {value}.")
+    return value
+
+
+def _win_rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if _finite(ctx, param, value) == 0.5:
+        raise click.BadParameter(
+            "expected a win rate other than 0.5 (50% is what it is tested against), got 0.5."
+        )
+    return value
+
+
 @cli.command()
-@click.option("--win-rate", default=0.6, show_default=True, help="True win rate to detect.")
-@click.option("--alpha", default=0.05, show_default=True, help="Two-sided significance level.")
-@click.option("--power", default=0.8, show_default=True, help="Wanted power.")
-@click.option("--pairs", default=1, show_default=True, help="Model pairs tested (Holm/Bonferroni).")
+@click.option(
+    "--win-rate",
+    type=_OPEN_UNIT,
+    default=0.6,
+    show_default=True,
+    callback=_win_rate,
+    help="True win rate to detect, in (0, 1) and not 0.5.",
+)
+@click.option(
+    "--alpha",
+    type=_OPEN_UNIT,
+    default=0.05,
+    show_default=True,
+    callback=_finite,
+    help="Two-sided significance level, in (0, 1).",
+)
+@click.option(
+    "--power",
+    type=_OPEN_UNIT,
+    default=0.8,
+    show_default=True,
+    callback=_finite,
+    help="Wanted power, in (0, 1).",
+)
+@click.option(
+    "--pairs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Model pairs tested (Holm/Bonferroni); at least 1.",
+)
 @click.option(
     "--design-effect",
+    type=click.FloatRange(min=1.0),
     default=1.0,
     show_default=True,
-    help="Variance inflation from votes clustered by rater (1 = independent votes).",
+    callback=_finite,
+    help="Variance inflation from votes clustered by rater (1 = independent votes; at least 1).",
 )
 @_plain_errors
 def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect: float) -> None:
@@ -481,7 +548,7 @@ def demo(workdir: Path | None, host: str, port: int) -> None:
         f"(about 30 s on two CPU cores), then served at http://{host}:{port}/"
     )
     _generate(study, device=None, batch_size=8)
-    _serve(study, host, port)
+    _serve(study, host, port, f"the demo's database in {study.folder}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,8 +9,10 @@ idempotent: running it again changes nothing, and images added to the set later 
 from __future__ import annotations
 
 import hashlib
+import math
+import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["IngestError", "IngestSummary", "card_display_names", "ingest"]
 
 _FORMATS = ("PNG", "JPEG", "WEBP")
+#: The largest image ingest accepts: four times SDXL's 2048x2048 upscales, far below what would
+#: exhaust memory when decoded (a 12,000 x 12,000 PNG header is a few hundred bytes).
+MAX_SIDE = 4096
+MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
 _SHOWN_PROBLEMS = 10
 
 
@@ -61,8 +67,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_file(folder: Path, entry: Any) -> str | None:
-    """The problem with one entry's file, or None when it is present, intact and as described."""
+def _check_file(folder: Path, entry: Any, decode: bool) -> str | None:
+    """The problem with one entry's file, or None when it is present, intact and as described.
+
+    ``decode``: decode every pixel (an image not ingested before); ``verify()`` alone reads the
+    chunks but not the compressed pixel data, so a corrupt image would pass it.
+    """
     rel = Path(entry.path)
     path = (folder / rel).resolve()
     if rel.is_absolute() or not path.is_relative_to(folder):
@@ -73,9 +83,21 @@ def _check_file(folder: Path, entry: Any) -> str | None:
     if actual != entry.sha256:
         return f"sha256 of '{entry.path}' is {actual}, the manifest says {entry.sha256}"
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # Pillow warns about images above its own limit; ours is lower and checked next.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             fmt, size = im.format, im.size
+            # Before any decoding: a small file can declare a huge image (a decompression bomb).
+            if size[0] * size[1] > MAX_IMAGE_PIXELS:
+                return _too_large(entry, f"{size[0]}x{size[1]} pixels")
             im.verify()
+        if decode:
+            with Image.open(path) as im:
+                im.load()
+    except Image.DecompressionBombError:  # Pillow's own, larger limit, met by open()
+        return _too_large(entry, f"larger than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels")
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError... for bad files
         return f"'{entry.path}' is not a readable image ({type(exc).__name__}: {exc})"
     if fmt not in _FORMATS:
@@ -88,8 +110,28 @@ def _check_file(folder: Path, entry: Any) -> str | None:
     return None
 
 
-def _validate(study: Study, prompts: Sequence[Prompt], entries: Sequence[Any]) -> list[str]:
+def _too_large(entry: Any, found: str) -> str:
+    return (
+        f"'{entry.path}' is {found}; expected at most {MAX_IMAGE_PIXELS:,} pixels "
+        f"({MAX_SIDE}x{MAX_SIDE})"
+    )
+
+
+def _stored_images(store: Store, study: Study) -> Callable[[str], bool]:
+    """Whether an image (by sha256) is ingested already: it was decoded then, and is not decoded
+    again at every start (a 1024x1024 PNG takes 10-30 ms)."""
+    try:
+        store.study_id(study.name)
+    except KeyError:  # a new study: nothing stored, and no query per image to find that out
+        return lambda _sha: False
+    return lambda sha: store.image(study.name, sha) is not None
+
+
+def _validate(
+    study: Study, prompts: Sequence[Prompt], entries: Sequence[Any], store: Store
+) -> list[str]:
     by_id = {p.id: p for p in prompts}
+    stored = _stored_images(store, study)
     folder = study.image_dir.resolve()
     problems: list[str] = []
     seen: dict[tuple[str, str, int], int] = {}
@@ -126,7 +168,8 @@ def _validate(study: Study, prompts: Sequence[Prompt], entries: Sequence[Any]) -
             problems.append(f"{where}: repeats the path of entry {paths[norm]}")
         paths[norm] = index
         models_at[(e.prompt_id, e.seed)].add(e.model)
-        if (problem := _check_file(folder, e)) is not None:
+        decode = not stored(e.sha256)
+        if (problem := _check_file(folder, e, decode)) is not None:
             problems.append(f"{where}: {problem}")
     for (prompt_id, seed), have in sorted(models_at.items()):
         missing = [m for m in study.models if m not in have]
@@ -171,7 +214,7 @@ def ingest(store: Store, study: Study, prompts: Sequence[Prompt]) -> IngestSumma
         raise IngestError(f"{manifest}: cannot read the image set ({exc}).") from None
     if not entries:
         raise IngestError(f"{manifest}: the image set is empty; run `arena generate` first.")
-    problems = _validate(study, prompts, entries)
+    problems = _validate(study, prompts, entries, store)
     if problems:
         raise IngestError(_message(manifest, problems))
     names = card_display_names(study)  # read before the write lock is taken

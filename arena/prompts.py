@@ -7,13 +7,18 @@ number (``p0001``), which stays stable as long as the file is only appended to.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Prompt", "PromptError", "load_prompts"]
+__all__ = ["MAX_FIELD_CHARS", "Prompt", "PromptError", "load_prompts"]
 
 _TEXT_COLUMNS = ("prompt", "text")
+#: The longest field (prompt text, id, category, ...) any prompt file may hold, whatever its
+#: format: far beyond what a text encoder reads (CLIP 77 tokens, T5 512), and short enough for
+#: the rater's page. Python's csv module stops at 131,072 characters on its own.
+MAX_FIELD_CHARS = 10_000
 
 
 class PromptError(ValueError):
@@ -31,32 +36,106 @@ class Prompt:
     note: str = ""
 
 
-def _rows_delimited(path: Path, delimiter: str) -> list[tuple[int, dict[str, str]]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        if not reader.fieldnames:
-            raise PromptError(f"{path}: the file is empty; expected a header row.")
-        header = {name.strip().lower() for name in reader.fieldnames if name}
-        if not header & set(_TEXT_COLUMNS):
+def _read_text(path: Path) -> str:
+    """The file as text: UTF-8, a leading byte-order mark dropped, no NUL characters."""
+    raw = path.read_bytes()
+    try:
+        # utf-8-sig drops the BOM Excel and Notepad write, which would otherwise become part
+        # of the first column's name (and the 'id' column would silently not be found).
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PromptError(
+            f"{path}, line {line}: the byte 0x{raw[exc.start]:02x} is not UTF-8; expected a "
+            "UTF-8 text file (save it as UTF-8)."
+        ) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise PromptError(
+            f"{path}, line {line}: a NUL character; expected plain UTF-8 text (a UTF-16 or "
+            "binary file has them)."
+        )
+    return text
+
+
+def _check_fields(path: Path, line_no: int, row: dict[str, str]) -> dict[str, str]:
+    for column, value in row.items():
+        if "\x00" in value:  # a JSON line can spell one as \u0000
             raise PromptError(
-                f"{path}, line 1: no 'Prompt' column in the header {reader.fieldnames}; "
-                "expected PartiPrompts' columns Prompt, Category, Challenge, Note."
+                f"{path}, line {line_no}: column '{column}' holds a NUL character; expected "
+                "plain text."
             )
-        rows = []
-        for row in reader:
-            if None in row:
-                raise PromptError(
-                    f"{path}, line {reader.line_num}: more fields than the header has."
-                )
-            rows.append(
-                (reader.line_num, {k.strip().lower(): (v or "").strip() for k, v in row.items()})
+        if len(value) > MAX_FIELD_CHARS:
+            raise PromptError(
+                f"{path}, line {line_no}: column '{column}' has {len(value):,} characters; "
+                f"expected at most {MAX_FIELD_CHARS:,}."
             )
-        return rows
+    return row
+
+
+def _records(path: Path, text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The file's non-blank records with their line numbers; each must be one line."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    records = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return records
+        except csv.Error as exc:
+            raise PromptError(_csv_problem(path, start, reader.line_num, str(exc))) from None
+        if reader.line_num > start:
+            # A stray quote pairs with the next one, however far away, and the prompts between
+            # them become one prompt: refused rather than guessed at.
+            raise PromptError(
+                f"{path}, line {start}: a quoted field runs on to line {reader.line_num}; "
+                'expected one prompt per line (close the quote (") on the line it opens).'
+            )
+        if record:
+            records.append((start, record))
+
+
+def _csv_problem(path: Path, start: int, line: int, reason: str) -> str:
+    if "unexpected end of data" in reason:
+        return (
+            f'{path}, line {start}: a quote (") opens a field that is never closed; expected '
+            "the closing quote on the same line."
+        )
+    if "field larger than field limit" in reason:
+        return (
+            f"{path}, line {line}: a field has more than {csv.field_size_limit():,} characters; "
+            f"expected at most {MAX_FIELD_CHARS:,}."
+        )
+    return f"{path}, line {line}: not a readable row ({reason}); expected delimited fields."
+
+
+def _rows_delimited(path: Path, delimiter: str) -> list[tuple[int, dict[str, str]]]:
+    records = _records(path, _read_text(path), delimiter)
+    if not records:
+        raise PromptError(f"{path}: the file is empty; expected a header row.")
+    header_line, fieldnames = records[0]
+    header = {name.strip().lower() for name in fieldnames if name}
+    if not header & set(_TEXT_COLUMNS):
+        raise PromptError(
+            f"{path}, line {header_line}: no 'Prompt' column in the header {fieldnames}; "
+            "expected PartiPrompts' columns Prompt, Category, Challenge, Note."
+        )
+    names = [name.strip().lower() for name in fieldnames]
+    rows = []
+    for line_no, record in records[1:]:
+        if len(record) > len(names):
+            raise PromptError(f"{path}, line {line_no}: more fields than the header has.")
+        values = dict(zip(names, (v.strip() for v in record), strict=False))
+        row = {name: values.get(name, "") for name in names}
+        rows.append((line_no, _check_fields(path, line_no, row)))
+    return rows
 
 
 def _rows_jsonl(path: Path) -> list[tuple[int, dict[str, str]]]:
     rows = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line_no, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -65,7 +144,8 @@ def _rows_jsonl(path: Path) -> list[tuple[int, dict[str, str]]]:
             raise PromptError(f"{path}, line {line_no}: not valid JSON ({exc.msg}).") from None
         if not isinstance(obj, dict):
             raise PromptError(f"{path}, line {line_no}: expected a JSON object.")
-        rows.append((line_no, {str(k).lower(): str(v).strip() for k, v in obj.items()}))
+        row = {str(k).lower(): str(v).strip() for k, v in obj.items()}
+        rows.append((line_no, _check_fields(path, line_no, row)))
     return rows
 
 
@@ -88,7 +168,9 @@ def load_prompts(
     Raises
     ------
     PromptError
-        When the file is missing, a row has no prompt text, ids repeat, or nothing is left.
+        When the file is missing, is not UTF-8 or holds a NUL character, a quoted field is not
+        closed on its line, a field is longer than :data:`MAX_FIELD_CHARS`, a row has no prompt
+        text, ids repeat, or nothing is left. A leading UTF-8 byte-order mark is ignored.
     """
     path = Path(path)
     if not path.is_file():

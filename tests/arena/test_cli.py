@@ -62,7 +62,8 @@ def test_plan_prints_the_count() -> None:
     assert result.exit_code == 0, result.output
     assert re.search(r"^\d+ votes per pair", result.output)
     bad = CliRunner().invoke(cli, ["plan", "--win-rate", "0.5"])
-    assert bad.exit_code == 1 and "win_rate must lie in (0, 1)" in bad.output
+    assert bad.exit_code == 2
+    assert "Invalid value for '--win-rate': expected a win rate other than 0.5" in bad.output
 
 
 def test_report_and_export_on_a_missing_database_say_so_and_create_nothing(make_study, tmp_path):

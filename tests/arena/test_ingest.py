@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 
 import pytest
 from PIL import Image
@@ -58,6 +60,40 @@ def _corrupt_png(study, rows):
     return rows[0]["path"], "not a readable image"
 
 
+def _png(width: int, height: int, pixels: bytes) -> bytes:
+    """A PNG whose chunks and checksums are all valid (so ``verify()`` passes) around the
+    given compressed pixel data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def _replace_png(study, row, data: bytes) -> None:
+    path = study.image_dir / row["path"]
+    path.write_bytes(data)
+    row["sha256"] = sha256_file(path)
+
+
+def _corrupt_pixels(study, rows):
+    # 7 bytes of pixel data where an 8x8 RGB image needs 8 x (1 + 24): only decoding finds out.
+    _replace_png(study, rows[1], _png(8, 8, zlib.compress(b"\x00" * 7)))
+    return rows[1]["path"], "is not a readable image (OSError: image file is truncated"
+
+
+def _header_only_giant(study, rows):
+    # 144 megapixels declared in 65 bytes: refused before any pixel is decoded.
+    _replace_png(study, rows[2], _png(12_000, 12_000, zlib.compress(b"")))
+    rows[2]["width"] = rows[2]["height"] = 12_000
+    return rows[2]["path"], "is 12000x12000 pixels; expected at most 16,777,216 pixels (4096x4096)"
+
+
 def _sha_mismatch(study, rows):
     rows[1]["sha256"] = "0" * 64
     return rows[1]["path"], "sha256"
@@ -92,6 +128,8 @@ def _wrong_size(study, rows):
     "breaker",
     [
         _corrupt_png,
+        _corrupt_pixels,
+        _header_only_giant,
         _sha_mismatch,
         _missing_file,
         _unknown_model,

@@ -193,3 +193,70 @@ def test_a_bad_comparison_names_the_file_and_key(tmp_path: Path, table: str, nee
 def test_a_reference_outside_the_study_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(StudyError, match=r"key 'reference' must be one of the study's models"):
         load_study(write_study(tmp_path, 'reference = "z"\n' + TWO_QUESTIONS))
+
+
+LONG = "x" * 140_000
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "needle"),
+    [
+        (
+            "latin1.csv",
+            "id,prompt\np1,caf\xe9\n".encode("latin-1"),
+            "line 2: the byte 0xe9 is not UTF-8",
+        ),
+        ("nul.tsv", b"Prompt\tCategory\na\x00b\tc\n", "line 2: a NUL character"),
+        (
+            "nul.jsonl",
+            b'{"prompt": "a\\u0000b"}\n',
+            "line 1: column 'prompt' holds a NUL character",
+        ),
+        (
+            "quote.csv",
+            b'id,prompt\np1,"a red cube\np2,a cat\np3,a dog\n',
+            'line 2: a quote (") opens a field that is never closed',
+        ),
+        (
+            "runs-on.csv",
+            b'id,prompt\np1,"a red cube\np2,a cat"\np3,a dog\n',
+            "line 2: a quoted field runs on to line 3; expected one prompt per line",
+        ),
+        (
+            "huge.csv",
+            f"id,prompt\np1,a\np2,{LONG}\n".encode(),
+            "line 3: a field has more than 131,072 characters; expected at most 10,000",
+        ),
+        (
+            "long.csv",
+            f"id,prompt\np1,{'y' * 10_001}\n".encode(),
+            "line 2: column 'prompt' has 10,001 characters; expected at most 10,000",
+        ),
+        (
+            "long.jsonl",
+            f'{{"prompt": "a"}}\n{{"prompt": "{LONG}"}}\n'.encode(),
+            "line 2: column 'prompt' has 140,000 characters; expected at most 10,000",
+        ),
+    ],
+)
+def test_unreadable_prompt_files_name_file_and_line(tmp_path: Path, name, body, needle) -> None:
+    path = tmp_path / name
+    path.write_bytes(body)
+    with pytest.raises(PromptError) as info:
+        load_prompts(path)
+    assert str(info.value).startswith(f"{path}, line ")
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["bom.csv", "bom.tsv", "bom.jsonl"])
+def test_a_byte_order_mark_changes_no_id(tmp_path: Path, name: str) -> None:
+    """Excel's "CSV UTF-8" starts with a BOM; it must not hide the 'id' column."""
+    path = tmp_path / name
+    body = {
+        ".csv": "id,prompt\nx1,a cat\nx2,a dog\n",
+        ".tsv": "id\tprompt\nx1\ta cat\nx2\ta dog\n",
+        ".jsonl": '{"id": "x1", "prompt": "a cat"}\n{"id": "x2", "prompt": "a dog"}\n',
+    }[path.suffix]
+    path.write_text(body, encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert [(p.id, p.text) for p in load_prompts(path)] == [("x1", "a cat"), ("x2", "a dog")]
