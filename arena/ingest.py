@@ -9,7 +9,6 @@ idempotent: running it again changes nothing, and images added to the set later 
 from __future__ import annotations
 
 import hashlib
-import math
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
