@@ -56,7 +56,7 @@ STUDY_KEYS: dict[str, str] = {
 #: The ``[scheduler]`` table's keys (arena.scheduler) and their descriptions.
 SCHEDULER_KEYS: dict[str, str] = {
     "rule": "'balanced' (every cell evenly, the default) or 'adaptive' (the pair whose next vote most narrows the targets)",
-    "floor": "adaptive: share of the choice spread evenly over every pair, in (0, 1] (default 0.3)",
+    "floor": "adaptive: share of the choice spread evenly over every pair, in (0, 1] (default 0.1)",
     "refit_every": "adaptive: trials issued between two refits of the ratings it steers by (default 50)",
 }
 SCHEDULER_RULES = ("balanced", "adaptive")
@@ -93,7 +93,7 @@ class SchedulerSettings:
     floor and refit interval (arena.scheduler)."""
 
     rule: str = "balanced"
-    floor: float = 0.3
+    floor: float = 0.1
     refit_every: int = 50
 
 
@@ -346,7 +346,7 @@ def _scheduler(path: Path, table: Mapping[str, Any]) -> SchedulerSettings:
     rule = t.get("rule", str, rules, "balanced")
     if rule not in SCHEDULER_RULES:
         raise t.fail("rule", rules, rule)
-    floor = t.get("floor", (int, float), "a number above 0 and at most 1", 0.3)
+    floor = t.get("floor", (int, float), "a number above 0 and at most 1", 0.1)
     if not 0 < floor <= 1:
         raise t.fail("floor", "a number above 0 and at most 1", floor)
     every = t.get("refit_every", int, "a whole number from 1 to 100000", 50)

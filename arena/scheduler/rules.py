@@ -134,7 +134,7 @@ class Adaptive:
                 pk = {name: pk for pk, name in cat.model_name.items()}
                 pairs, x = pair_design(len(names))
                 where = {name: n for n, name in enumerate(names)}
-                targets = [(where[c.a], where[c.b]) for c in study.comparisons]
+                targets = [(where[c.model_a], where[c.model_b]) for c in study.comparisons]
                 state = self._states[sid] = _State(
                     names=names,
                     index={pk[name]: n for n, name in enumerate(names) if name in pk},

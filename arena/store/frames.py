@@ -29,9 +29,17 @@ OUTCOMES = {"left": "a", "right": "b", "tie": "tie", "both_bad": "both_bad"}
 
 #: Beyond the contract's columns, the optional ones analysis.frame documents: ``trial`` (trial
 #: id), ``repeat_of`` (a repeat trial's original, NaN elsewhere) and ``expected`` (a gold
-#: trial's answer as an outcome, ``a`` or ``b``; None elsewhere).
-_EXTRA = ("trial", "repeat_of", "expected")
-_DTYPES = {"decision_ms": "float64", "seed": "int64", "trial": "int64", "repeat_of": "float64"}
+#: trial's answer as an outcome, ``a`` or ``b``; None elsewhere) and ``pair_probability``
+#: (the probability with which the scheduler chose the trial's model pair; NaN on repeat and
+#: gold rows and on trials issued before revision 0006).
+_EXTRA = ("trial", "repeat_of", "expected", "pair_probability")
+_DTYPES = {
+    "decision_ms": "float64",
+    "seed": "int64",
+    "trial": "int64",
+    "repeat_of": "float64",
+    "pair_probability": "float64",
+}
 
 
 def _empty() -> pd.DataFrame:
@@ -45,7 +53,8 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
     Columns: ``model_a``, ``model_b`` (a = the left image's model), ``outcome`` (``a``, ``b``,
     ``tie``, ``both_bad``), ``rater``, ``prompt`` (prompt id), ``category``, ``question``,
     ``kind``, ``decision_ms``, ``seed``; then ``trial`` (the trial id), ``repeat_of`` (a
-    repeat trial's original, NaN elsewhere) and ``expected`` (a gold trial's answer).
+    repeat trial's original, NaN elsewhere), ``expected`` (a gold trial's answer) and
+    ``pair_probability`` (the probability its model pair was chosen with, NaN where unknown).
     """
     left, right = aliased(ImageRow), aliased(ImageRow)
     model_a, model_b = aliased(ModelRow), aliased(ModelRow)
@@ -64,6 +73,7 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
             TrialRow.id,
             TrialRow.repeat_of,
             TrialRow.expected,
+            TrialRow.pair_probability,
         )
         .select_from(VoteRow)
         .join(TrialRow, TrialRow.id == VoteRow.trial_id)
