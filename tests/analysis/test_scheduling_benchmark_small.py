@@ -41,3 +41,14 @@ def test_adaptive_needs_fewer_votes_and_weighting_removes_the_bias() -> None:
 def test_the_benchmark_parser_has_the_documented_defaults() -> None:
     args = load("scheduling").parser().parse_args([])
     assert isinstance(args, argparse.Namespace) and args.floor == 0.1 and args.width == 150
+
+
+def test_the_stopping_rule_stays_valid_where_peeking_does_not() -> None:
+    bench = load("stopping")
+    args = bench.parser().parse_args(["--runs", "150", "--raters", "40", "--seed", "2"])
+    null = bench.run(0.5, args, 0)
+    bound = args.alpha + 3 * np.sqrt(args.alpha * (1 - args.alpha) / args.runs)
+    assert null["e-process by rater"]["stopped"] <= bound
+    assert null["p < alpha, peeking"]["stopped"] > 2 * args.alpha  # the rule it replaces
+    alt = bench.run(0.7, args, 1)["e-process by rater"]
+    assert alt["stopped"] > 0.8 and alt["wrong_way"] == 0
