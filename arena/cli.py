@@ -429,21 +429,73 @@ def export(study_path: Path, database: str | None, out: Path) -> None:
 @click.option("--pairs", default=1, show_default=True, help="Model pairs tested (Holm/Bonferroni).")
 @click.option(
     "--design-effect",
-    default=1.0,
-    show_default=True,
-    help="Variance inflation from votes clustered by rater (1 = independent votes).",
+    default=None,
+    type=float,
+    help="Variance inflation from votes clustered by rater (default 1; with --study, measured "
+    "on its votes).",
+)
+@click.option(
+    "--study",
+    "study_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Plan this study: its compared pairs, and for a running study the time left.",
+)
+@click.option("--database", default=None, help="SQLAlchemy URL overriding the study's database.")
+@click.option(
+    "--half-width",
+    type=float,
+    default=None,
+    help="With --study: target interval half-width in Elo points instead of a win rate.",
 )
 @_plain_errors
-def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect: float) -> None:
-    """How many votes a pair needs to tell a win rate from 50%."""
+def plan(
+    win_rate: float,
+    alpha: float,
+    power: float,
+    pairs: int,
+    design_effect: float | None,
+    study_path: Path | None,
+    database: str | None,
+    half_width: float | None,
+) -> None:
+    """How many votes a pair (or a study's compared pairs) needs."""
     from analysis.planning import votes_needed
 
-    n = votes_needed(win_rate, alpha=alpha / pairs, power=power, design_effect=design_effect)
+    if study_path is not None:
+        _plan_study(study_path, database, win_rate, alpha, power, half_width, design_effect)
+        return
+    if half_width is not None:
+        raise click.UsageError("--half-width needs --study.")
+    deff = 1.0 if design_effect is None else design_effect
+    n = votes_needed(win_rate, alpha=alpha / pairs, power=power, design_effect=deff)
     click.echo(
         f"{n} votes per pair detect a win rate of {win_rate:.0%} against 50% "
         f"(two-sided alpha {alpha} over {pairs} pair(s), power {power:.0%}, "
-        f"design effect {design_effect})."
+        f"design effect {deff})."
     )
+
+
+def _plan_study(study_path, database, win_rate, alpha, power, half_width, design_effect) -> None:
+    from sqlalchemy.engine import make_url
+
+    from arena.plan import describe, plan_study
+    from arena.store import Store
+
+    study = _open_study(study_path, database)
+    frame, times = None, []
+    parsed = make_url(study.database_url)
+    # A study that has not run yet has no database: plan it from the file alone.
+    if parsed.get_backend_name() != "sqlite" or Path(parsed.database or "").exists():
+        store = Store.open(study.database_url)
+        try:
+            frame, times = store.comparisons(study.name), store.vote_times(study.name)
+        finally:
+            store.close()
+    result = plan_study(study, frame, times, win_rate=win_rate, alpha=alpha, power=power,
+                        half_width=half_width, design_effect=design_effect)  # fmt: skip
+    for line in describe(result, study):
+        click.echo(line)
 
 
 # ----------------------------------------------------------------------------- demo

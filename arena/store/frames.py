@@ -3,6 +3,8 @@ display names stored at ingest."""
 
 from __future__ import annotations
 
+from datetime import timezone
+
 import pandas as pd
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
@@ -18,7 +20,14 @@ from arena.store.schema import (
     VoteRow,
 )
 
-__all__ = ["COMPARISON_COLUMNS", "OUTCOMES", "comparisons", "display_names", "latencies"]
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "OUTCOMES",
+    "comparisons",
+    "display_names",
+    "latencies",
+    "vote_times",
+]
 
 #: The Comparisons DataFrame contract of docs/design.md, in order; its consumer, ``analysis``,
 #: owns the definition (arena may import analysis, never the reverse).
@@ -116,3 +125,17 @@ def display_names(conn: Connection, study_name: str) -> dict[str, str] | None:
     """
     stored = conn.scalar(select(StudyRow.display_names).where(StudyRow.name == study_name))
     return None if stored is None else {str(k): str(v) for k, v in stored.items()}
+
+
+def vote_times(conn: Connection, study_name: str) -> list[float]:
+    """When each rated vote of the study was stored (POSIX seconds, oldest first): the vote
+    rate ``arena plan`` extrapolates."""
+    rows = conn.execute(
+        select(VoteRow.created_at)
+        .join(TrialRow, TrialRow.id == VoteRow.trial_id)
+        .join(StudyRow, StudyRow.id == TrialRow.study_id)
+        .where(StudyRow.name == study_name, TrialRow.kind == "2afc")
+        .order_by(VoteRow.id)
+    ).all()
+    # SQLite hands back naive datetimes of what was stored in UTC.
+    return [(t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp() for (t,) in rows]

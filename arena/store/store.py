@@ -420,6 +420,11 @@ class Store:
         with self.begin() as conn:
             return frames.latencies(conn, study_name)
 
+    def vote_times(self, study_name: str) -> list[float]:
+        """When each rated vote was stored, POSIX seconds, oldest first (``arena plan``)."""
+        with self.begin() as conn:
+            return frames.vote_times(conn, study_name)
+
     def display_names(self, study_name: str) -> dict[str, str] | None:
         """Display names stored at ingest (None: none stored, see :func:`frames.display_names`)."""
         with self.begin() as conn:
