@@ -427,43 +427,26 @@ def export(study_path: Path, database: str | None, out: Path) -> None:
 @click.option("--alpha", default=0.05, show_default=True, help="Two-sided significance level.")
 @click.option("--power", default=0.8, show_default=True, help="Wanted power.")
 @click.option("--pairs", default=1, show_default=True, help="Model pairs tested (Holm/Bonferroni).")
-@click.option(
-    "--design-effect",
-    default=None,
-    type=float,
-    help="Variance inflation from votes clustered by rater (default 1; with --study, measured "
-    "on its votes).",
-)
-@click.option(
-    "--study",
-    "study_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Plan this study: its compared pairs, and for a running study the time left.",
-)
+@click.option("--design-effect", default=None, type=float, help="Variance inflation from votes "
+              "clustered by rater (default 1; with --study, measured on its votes).")  # fmt: skip
+@click.option("--study", "study_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Plan this study: its compared pairs, and while it runs the time left.")  # fmt: skip
 @click.option("--database", default=None, help="SQLAlchemy URL overriding the study's database.")
-@click.option(
-    "--half-width",
-    type=float,
-    default=None,
-    help="With --study: target interval half-width in Elo points instead of a win rate.",
-)
+@click.option("--half-width", type=float, default=None,
+              help="With --study: target interval half-width in Elo points.")  # fmt: skip
 @_plain_errors
-def plan(
-    win_rate: float,
-    alpha: float,
-    power: float,
-    pairs: int,
-    design_effect: float | None,
-    study_path: Path | None,
-    database: str | None,
-    half_width: float | None,
-) -> None:
+def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect: float | None,
+         study_path: Path | None, database: str | None, half_width: float | None) -> None:  # fmt: skip
     """How many votes a pair (or a study's compared pairs) needs."""
     from analysis.planning import votes_needed
 
     if study_path is not None:
-        _plan_study(study_path, database, win_rate, alpha, power, half_width, design_effect)
+        from arena.plan import study_plan_lines
+
+        study = _open_study(study_path, database)
+        for line in study_plan_lines(study, win_rate=win_rate, alpha=alpha, power=power,
+                                     half_width=half_width, design_effect=design_effect):  # fmt: skip
+            click.echo(line)
         return
     if half_width is not None:
         raise click.UsageError("--half-width needs --study.")
@@ -474,28 +457,6 @@ def plan(
         f"(two-sided alpha {alpha} over {pairs} pair(s), power {power:.0%}, "
         f"design effect {deff})."
     )
-
-
-def _plan_study(study_path, database, win_rate, alpha, power, half_width, design_effect) -> None:
-    from sqlalchemy.engine import make_url
-
-    from arena.plan import describe, plan_study
-    from arena.store import Store
-
-    study = _open_study(study_path, database)
-    frame, times = None, []
-    parsed = make_url(study.database_url)
-    # A study that has not run yet has no database: plan it from the file alone.
-    if parsed.get_backend_name() != "sqlite" or Path(parsed.database or "").exists():
-        store = Store.open(study.database_url)
-        try:
-            frame, times = store.comparisons(study.name), store.vote_times(study.name)
-        finally:
-            store.close()
-    result = plan_study(study, frame, times, win_rate=win_rate, alpha=alpha, power=power,
-                        half_width=half_width, design_effect=design_effect)  # fmt: skip
-    for line in describe(result, study):
-        click.echo(line)
 
 
 # ----------------------------------------------------------------------------- demo

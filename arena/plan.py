@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from arena.study import Study
 
-__all__ = ["StudyPlan", "plan_study", "describe"]
+__all__ = ["StudyPlan", "describe", "plan_study", "study_plan_lines"]
 
 #: The window the current vote rate is measured over (seconds).
 RATE_WINDOW_S = 3600.0
@@ -128,3 +128,23 @@ def describe(plan: StudyPlan, study: Study) -> list[str]:
         else:
             lines.append(f"{plan.have} rated votes so far, none in the last hour: {left} to go.")
     return lines
+
+
+def study_plan_lines(study: Study, **targets: float | None) -> list[str]:
+    """What ``arena plan --study`` prints: :func:`plan_study` on the study's votes (read only
+    when its database exists: a study that has not run yet is planned from its file)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from arena.store import Store
+
+    frame, times = None, []
+    parsed = make_url(study.database_url)
+    if parsed.get_backend_name() != "sqlite" or Path(parsed.database or "").exists():
+        store = Store.open(study.database_url)
+        try:
+            frame, times = store.comparisons(study.name), store.vote_times(study.name)
+        finally:
+            store.close()
+    return describe(plan_study(study, frame, times, **targets), study)
