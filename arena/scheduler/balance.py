@@ -181,7 +181,7 @@ def choose_with_probability(
     low = min(n for _, n in eligible)
     best = [cell for cell, n in eligible if n == low]
     cell = best[int(rng.integers(len(best)))]
-    return cell, sum(1 for c in best if c.pair == cell.pair) / len(best)
+    return cell, [c.pair for c in best].count(cell.pair) / len(best)
 
 
 def seed_for(seeds: Sequence[int], issued: int, offset: int = 0) -> int:

@@ -86,12 +86,12 @@ def test_balanced_is_the_default_and_every_rated_trial_stores_its_pair_probabili
     assert (ipw_weights(p) >= 1).all()
 
 
-def test_the_adaptive_rule_steers_to_the_declared_comparison(make_study, tmp_path) -> None:
+def test_the_adaptive_rule_steers_to_the_declared_comparison(make_study, db_url) -> None:
     declared = '[[comparisons]]\na = "beta"\nb = "gamma"\n'
     study, prompts = make_study(models=MODELS, n_prompts=12, quota=12,
                                 extra=_adaptive(floor=0.3, comparisons=declared))  # fmt: skip
     assert study.scheduler.rule == "adaptive" and study.scheduler.refit_every == 5
-    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    store = Store.open(db_url)
     try:
         ingest(store, study, prompts)
         _crowd(store, study, range(8), np.random.default_rng(2))
