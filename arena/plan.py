@@ -110,7 +110,7 @@ def describe(plan: StudyPlan, study: Study) -> list[str]:
         f"Compared: {shown}.",
         f"The balanced rule serves all {plan.pairs} pairs evenly: {plan.total} rated votes in all "
         f"({len(study.questions)} question(s)); the adaptive rule aims its votes at the compared "
-        "pairs (docs/benchmarks.md: about a fifth fewer than uniform for one model against seven).",
+        "pairs (docs/benchmarks.md: 16-19% fewer than uniform for one model against seven).",
     ]
     if plan.have:
         left = max(0, plan.total - plan.have)
