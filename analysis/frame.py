@@ -17,7 +17,7 @@ does a missing ``kind`` column wherever :func:`with_kind` is applied (``analyze`
 * ``"repeat"`` — one of the rater's earlier ``2afc`` trials shown again later, sides swapped.
 * ``"practice"`` — never analysed at all (not even for rater quality).
 
-Three further columns are optional (absent: no gold answers, no repeats):
+Four further columns are optional (absent: no gold answers, no repeats):
 
 * ``expected`` — on ``gold`` rows the correct outcome, ``"a"`` or ``"b"``; None, NaN or ``""``
   elsewhere.
@@ -25,6 +25,8 @@ Three further columns are optional (absent: no gold answers, no repeats):
 * ``repeat_of`` — on ``repeat`` rows the ``trial`` id of the original ``2afc`` row (same rater,
   sides the other way round, so a consistent rater's outcome is the mirror: ``a`` ↔ ``b``,
   ``tie`` and ``both_bad`` unchanged); NaN elsewhere.
+* ``pair_probability`` — the probability with which the scheduler chose the row's model pair
+  (:mod:`analysis.ipw` weights by its inverse); NaN where unknown.
 
 :func:`split_kinds` separates the rated rows; :mod:`analysis.raters` uses the rest.
 """
@@ -60,7 +62,7 @@ COLUMNS: tuple[str, ...] = (
 KINDS: tuple[str, ...] = ("2afc", "gold", "repeat", "practice")
 RATED_KIND, GOLD_KIND, REPEAT_KIND, PRACTICE_KIND = KINDS
 #: Optional columns of the rater-quality contract (module docstring).
-OPTIONAL_COLUMNS: tuple[str, ...] = ("expected", "trial", "repeat_of")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("expected", "trial", "repeat_of", "pair_probability")
 #: Columns that :func:`encode_comparisons` factorises into integer codes.
 KEY_COLUMNS: tuple[str, ...] = ("rater", "prompt", "category", "question")
 

@@ -21,6 +21,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from analysis.raters import QualityRules
 from arena import admin_views as views
+from arena.admin_settled import settled_section
 from arena.admin_views import esc, table
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def render(study: Study, store: Store, now: datetime | None = None) -> str:
         f"<h2>Votes per hour</h2>{views.hourly_section(o.hours, o.last_hour)}"
         f"<h2>Raters</h2>{views.raters_section(df, QualityRules(**study.quality))}"
         f"<h2>Live leaderboard</h2>{views.leaderboard_section(rated, questions)}"
+        f"<h2>Settled comparisons</h2>{settled_section(study, df)}"
         "</body></html>"
     )
 

@@ -462,6 +462,12 @@ def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float
     return value
 
 
+def _finite_or_none(
+    ctx: click.Context, param: click.Parameter, value: float | None
+) -> float | None:
+    return None if value is None else _finite(ctx, param, value)
+
+
 def _win_rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
     if _finite(ctx, param, value) == 0.5:
         raise click.BadParameter(
@@ -505,21 +511,38 @@ def _win_rate(ctx: click.Context, param: click.Parameter, value: float) -> float
 @click.option(
     "--design-effect",
     type=click.FloatRange(min=1.0),
-    default=1.0,
-    show_default=True,
-    callback=_finite,
-    help="Variance inflation from votes clustered by rater (1 = independent votes; at least 1).",
+    default=None,
+    callback=_finite_or_none,
+    help="Variance inflation from votes clustered by rater (at least 1; default 1, and with "
+    "--study measured on its votes).",
 )
+@click.option("--study", "study_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Plan this study: its compared pairs, and while it runs the time left.")  # fmt: skip
+@click.option("--database", default=None, help="SQLAlchemy URL overriding the study's database.")
+@click.option("--half-width", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="With --study: target interval half-width in Elo points.")  # fmt: skip
 @_plain_errors
-def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect: float) -> None:
-    """How many votes a pair needs to tell a win rate from 50%."""
+def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect: float | None,
+         study_path: Path | None, database: str | None, half_width: float | None) -> None:  # fmt: skip
+    """How many votes a pair (or a study's compared pairs) needs."""
     from analysis.planning import votes_needed
 
-    n = votes_needed(win_rate, alpha=alpha / pairs, power=power, design_effect=design_effect)
+    if study_path is not None:
+        from arena.plan import study_plan_lines
+
+        study = _open_study(study_path, database)
+        for line in study_plan_lines(study, win_rate=win_rate, alpha=alpha, power=power,
+                                     half_width=half_width, design_effect=design_effect):  # fmt: skip
+            click.echo(line)
+        return
+    if half_width is not None:
+        raise click.UsageError("--half-width needs --study.")
+    deff = 1.0 if design_effect is None else design_effect
+    n = votes_needed(win_rate, alpha=alpha / pairs, power=power, design_effect=deff)
     click.echo(
         f"{n} votes per pair detect a win rate of {win_rate:.0%} against 50% "
         f"(two-sided alpha {alpha} over {pairs} pair(s), power {power:.0%}, "
-        f"design effect {design_effect})."
+        f"design effect {deff})."
     )
 
 

@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Question", "Study", "StudyError", "load_study", "STUDY_KEYS"]
+__all__ = ["Question", "SchedulerSettings", "Study", "StudyError", "load_study", "STUDY_KEYS"]
 
 #: Every top-level key a study file may hold, with a one-line description (documented in
 #: docs/writing-a-study.md; a test checks that the two agree).
@@ -52,7 +52,15 @@ STUDY_KEYS: dict[str, str] = {
     "quality": "table: rater-quality rules that flag careless raters (see docs/writing-a-study.md)",
     "reference": "model the default comparisons set against every other model (default: the first model)",
     "comparisons": "array of tables: a, b, claim, margin, questions (default: reference against each model)",
+    "scheduler": "table: rule ('balanced' or 'adaptive'), floor, refit_every (default: balanced)",
 }
+#: The ``[scheduler]`` table's keys (arena.scheduler) and their descriptions.
+SCHEDULER_KEYS: dict[str, str] = {
+    "rule": "'balanced' (every cell evenly, the default) or 'adaptive' (the pair whose next vote most narrows the targets)",
+    "floor": "adaptive: share of the choice spread evenly over every pair, in (0, 1] (default 0.1)",
+    "refit_every": "adaptive: trials issued between two refits of the ratings it steers by (default 50)",
+}
+SCHEDULER_RULES = ("balanced", "adaptive")
 COMPARISON_KEYS = {"a", "b", "claim", "margin", "questions"}
 PROMPT_KEYS = {"file", "categories", "limit"}
 QUESTION_KEYS = {"id", "text", "gold"}
@@ -78,6 +86,16 @@ class Question:
     text: str
     #: How this question's gold trials are built (arena.gold.GOLD_KINDS).
     gold: str = "spoiled"
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """The ``[scheduler]`` table: which rule chooses the next pair, and the adaptive rule's
+    floor and refit interval (arena.scheduler)."""
+
+    rule: str = "balanced"
+    floor: float = 0.1
+    refit_every: int = 50
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,8 @@ class Study:
     #: Declared comparisons (``[[comparisons]]``) as analysis.claims.Claim; empty: the default,
     #: the reference against every other model.
     comparisons: tuple[Any, ...] = ()
+    #: How the next pair is chosen (``[scheduler]``).
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -308,7 +328,25 @@ def load_study(path: str | Path) -> Study:
         consent=_consent(top),
         reference=reference,
         comparisons=_comparisons(path, raw_comparisons, models, [q.id for q in questions]),
+        scheduler=_scheduler(path, top.get("scheduler", dict, "a table with a 'rule' key", {})),
     )
+
+
+def _scheduler(path: Path, table: Mapping[str, Any]) -> SchedulerSettings:
+    """The ``[scheduler]`` table, each key checked."""
+    t = _Reader(path, table, "scheduler.")
+    t.check_keys(SCHEDULER_KEYS)
+    rules = " or ".join(map(repr, SCHEDULER_RULES))
+    rule = t.get("rule", str, rules, "balanced")
+    if rule not in SCHEDULER_RULES:
+        raise t.fail("rule", rules, rule)
+    floor = t.get("floor", (int, float), "a number above 0 and at most 1", 0.1)
+    if not 0 < floor <= 1:
+        raise t.fail("floor", "a number above 0 and at most 1", floor)
+    every = t.get("refit_every", int, "a whole number from 1 to 100000", 50)
+    if not 1 <= every <= 100_000:
+        raise t.fail("refit_every", "a whole number from 1 to 100000", every)
+    return SchedulerSettings(rule, float(floor), every)
 
 
 def _consent(top: _Reader) -> str | None:

@@ -3,6 +3,8 @@ display names stored at ingest."""
 
 from __future__ import annotations
 
+from datetime import timezone
+
 import pandas as pd
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import aliased
@@ -25,6 +27,7 @@ __all__ = [
     "comparisons",
     "display_names",
     "latencies",
+    "vote_times",
 ]
 
 #: The Comparisons DataFrame contract of docs/design.md, in order; its consumer, ``analysis``,
@@ -38,9 +41,17 @@ OUTCOME_OF_CHOICE: dict[str, str] = dict(zip(CHOICES, OUTCOMES, strict=True))
 
 #: Beyond the contract's columns, the optional ones analysis.frame documents: ``trial`` (trial
 #: id), ``repeat_of`` (a repeat trial's original, NaN elsewhere) and ``expected`` (a gold
-#: trial's answer as an outcome, ``a`` or ``b``; None elsewhere).
-_EXTRA = ("trial", "repeat_of", "expected")
-_DTYPES = {"decision_ms": "float64", "seed": "int64", "trial": "int64", "repeat_of": "float64"}
+#: trial's answer as an outcome, ``a`` or ``b``; None elsewhere) and ``pair_probability``
+#: (the probability with which the scheduler chose the trial's model pair; NaN on repeat and
+#: gold rows and on trials issued before revision 0006).
+_EXTRA = ("trial", "repeat_of", "expected", "pair_probability")
+_DTYPES = {
+    "decision_ms": "float64",
+    "seed": "int64",
+    "trial": "int64",
+    "repeat_of": "float64",
+    "pair_probability": "float64",
+}
 
 
 def _empty() -> pd.DataFrame:
@@ -54,7 +65,8 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
     Columns: ``model_a``, ``model_b`` (a = the left image's model), ``outcome`` (``a``, ``b``,
     ``tie``, ``both_bad``), ``rater``, ``prompt`` (prompt id), ``category``, ``question``,
     ``kind``, ``decision_ms``, ``seed``; then ``trial`` (the trial id), ``repeat_of`` (a
-    repeat trial's original, NaN elsewhere) and ``expected`` (a gold trial's answer).
+    repeat trial's original, NaN elsewhere), ``expected`` (a gold trial's answer) and
+    ``pair_probability`` (the probability its model pair was chosen with, NaN where unknown).
     """
     left, right = aliased(ImageRow), aliased(ImageRow)
     model_a, model_b = aliased(ModelRow), aliased(ModelRow)
@@ -73,6 +85,7 @@ def comparisons(conn: Connection, study_name: str) -> pd.DataFrame:
             TrialRow.id,
             TrialRow.repeat_of,
             TrialRow.expected,
+            TrialRow.pair_probability,
         )
         .select_from(VoteRow)
         .join(TrialRow, TrialRow.id == VoteRow.trial_id)
@@ -116,3 +129,17 @@ def display_names(conn: Connection, study_name: str) -> dict[str, str] | None:
     """
     stored = conn.scalar(select(StudyRow.display_names).where(StudyRow.name == study_name))
     return None if stored is None else {str(k): str(v) for k, v in stored.items()}
+
+
+def vote_times(conn: Connection, study_name: str) -> list[float]:
+    """When each rated vote of the study was stored (POSIX seconds, oldest first): the vote
+    rate ``arena plan`` extrapolates."""
+    rows = conn.execute(
+        select(VoteRow.created_at)
+        .join(TrialRow, TrialRow.id == VoteRow.trial_id)
+        .join(StudyRow, StudyRow.id == TrialRow.study_id)
+        .where(StudyRow.name == study_name, TrialRow.kind == "2afc")
+        .order_by(VoteRow.id)
+    ).all()
+    # SQLite hands back naive datetimes of what was stored in UTC.
+    return [(t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp() for (t,) in rows]

@@ -161,6 +161,9 @@ class TrialRow(Base):
     )
     #: A ``gold`` trial's expected answer, ``left`` or ``right`` (arena.gold).
     expected: Mapped[str | None] = mapped_column(String(10), default=None)
+    #: Probability with which the scheduler chose this trial's model pair (rated and practice
+    #: trials since revision 0006; NULL for repeat and gold trials and older trials).
+    pair_probability: Mapped[float | None] = mapped_column(Float, default=None)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -208,6 +211,7 @@ class CellCountRow(Base):
     __table_args__ = (
         UniqueConstraint("study_id", "prompt_id", "model_lo", "model_hi", "question"),
         Index("ix_cell_counts_pick", "study_id", "active", "n", "draw"),
+        Index("ix_cell_counts_pair", "study_id", "model_lo", "model_hi", "active", "n", "draw"),
         CheckConstraint("model_lo < model_hi", name="ck_cell_counts_pair"),
     )
 

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, insert, select
 
-from arena.schedule import SessionPlan, arrange, choose, rater_rng, session_plan
+from arena.scheduler.balance import SessionPlan, rater_rng, session_plan
+from arena.scheduler.catalog import Catalog, trial_view
+from arena.scheduler.scheduler import Made, Scheduler
 from arena.store import frames, imageset, overview, raters, votes
 from arena.store import queries as q
-from arena.store.catalog import Catalog, catalog_stamp, load_catalog, trial_view
-from arena.store.cells import DRAW_RANGE, WINDOW, CellTable, ensure_cells
 from arena.store.engine import (
     BUSY_TIMEOUT_MS,
     IMMEDIATE,
@@ -57,8 +57,10 @@ PLAN_STREAM = 1 << 40
 class Store:
     """The arena database behind one SQLAlchemy URL (SQLite file by default).
 
-    The schema is created or upgraded on construction (:mod:`arena.store.migrate`). The store caches study ids and a per-study image
-    catalog in the instance (never at module level), so one store serves one process.
+    The schema is created or upgraded on construction (:mod:`arena.store.migrate`). The store
+    caches study ids in the instance and owns one :class:`~arena.scheduler.scheduler.Scheduler`
+    (catalogs, cell tables, the adaptive fit; never at module level), so one store serves one
+    process.
     ``serialized`` is True where the database runs one write transaction at a time (SQLite).
     """
 
@@ -73,7 +75,7 @@ class Store:
         if self._insert_rater is None:
             self._insert_rater = insert(RaterRow)
         self._study_ids: dict[str, int] = {}
-        self._catalogs: dict[int, Catalog] = {}
+        self.scheduler = Scheduler(self.engine)
 
     @classmethod
     def open(cls, url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
@@ -85,7 +87,8 @@ class Store:
         return cls(url, busy_timeout_ms)
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Stop the scheduler's background work and release every pooled connection."""
+        self.scheduler.close()
         self.engine.dispose()
 
     def __repr__(self) -> str:
@@ -114,11 +117,8 @@ class Store:
         return sid
 
     def catalog(self, conn: Connection, study_id: int) -> Catalog:
-        """The study's image catalog, rebuilt when ingest has added images since."""
-        cached = self._catalogs.get(study_id)
-        if cached is None or cached.stamp != catalog_stamp(conn):
-            cached = self._catalogs[study_id] = load_catalog(conn, study_id)
-        return cached
+        """The study's image catalog (the scheduler's), rebuilt when ingest added images."""
+        return self.scheduler.catalog(conn, study_id)
 
     def image(self, study_name: str, name: str) -> ImageRef | None:
         """An ingested image of the study named by its path or its sha256, else None.
@@ -130,7 +130,7 @@ class Store:
             sid = self.study_id(study_name)
         except KeyError:
             return None
-        cat = self._catalogs.get(sid)
+        cat = self.scheduler.cached_catalog(sid)
         if cat is None or name not in cat.files:
             with self.begin() as conn:
                 cat = self.catalog(conn, sid)
@@ -207,7 +207,7 @@ class Store:
             rater_pk, source, stored = row
             issued = raters.bind(conn, rater_pk, stored, who, secret)
             progress, made = self._next(conn, study, sid, who.id, rater_pk, source)
-        _remember(made)
+        self.scheduler.remember(made)
         return Session(progress, issued)
 
     def decline(self, study: Study) -> None:
@@ -226,7 +226,7 @@ class Store:
             sid = self.study_id(study.name, conn)
             rater_pk, source = raters.checked(conn, sid, rater, secret)
             progress, made = self._next(conn, study, sid, rater, rater_pk, source)
-        _remember(made)
+        self.scheduler.remember(made)
         return progress
 
     def vote_and_next(
@@ -250,7 +250,7 @@ class Store:
             rater_pk, source = raters.checked(conn, sid, rater, secret)
             receipt = votes.record(conn, sid, rater_pk, token, choice, ms, self.serialized)
             progress, made = self._next(conn, study, sid, rater, rater_pk, source)
-        _remember(made)
+        self.scheduler.remember(made)
         return receipt, progress
 
     def example(self, study: Study) -> TrialView | None:
@@ -278,39 +278,25 @@ class Store:
         except KeyError:
             return False
         with self.begin(write=True) as conn:
-            made = self._cells(conn, study, sid)[2]
-        _remember(made)
+            made = self.scheduler.cells(conn, study, sid)[2]
+        self.scheduler.remember(made)
         return True
-
-    def _cells(self, conn: Connection, study: Study, sid: int) -> tuple[Catalog, CellTable, _Made]:
-        """The catalog and the cell table of the study's models and questions.
-
-        A cell table made here is also returned as ``made``: the caller caches it only once the
-        transaction has committed (its rows would be gone after a rollback).
-        """
-        cat = self.catalog(conn, sid)
-        key = (tuple(study.models), tuple(x.id for x in study.questions))
-        table = cat.tables.get(key)
-        if table is not None:
-            return cat, table, None
-        cells, index = cat.cells(*key)
-        table = ensure_cells(conn, sid, cells, index, key[1], study.seed)
-        return cat, table, (cat, key, table)
 
     def _next(
         self, conn: Connection, study: Study, sid: int, rater: str, rater_pk: int, source: str
-    ) -> tuple[Progress, _Made]:
+    ) -> tuple[Progress, Made]:
         """The rater's progress and trial to show, issuing one when none is pending.
 
         A session is ``study.practice`` practice trials, then ``study.quota`` trials of which a
         share ``study.repeat_rate`` repeat one of the rater's earlier trials with the sides
         swapped and a share ``study.gold_rate`` are gold trials (arena.gold), at positions the
-        rater's plan fixes (:func:`arena.schedule.session_plan`). A planned repeat or gold trial
-        that cannot be made then (no earlier trial left to repeat, images that make no gold
-        trial) is a rated trial, and is made at the next position where it can be. Only rated
-        trials count towards the cells' balance.
+        rater's plan fixes (:func:`arena.scheduler.balance.session_plan`). A planned repeat or
+        gold trial that cannot be made then (no earlier trial left to repeat, images that make
+        no gold trial) is a rated trial, and is made at the next position where it can be.
+        Rated and practice trials come from the scheduler (:meth:`Scheduler.pick`), with the
+        probability of their pair; only rated trials count towards the cells' balance.
         """
-        cat, table, made = self._cells(conn, study, sid)
+        cat, table, made = self.scheduler.cells(conn, study, sid)
         session = study.practice + study.quota
         total = study.practice + min(study.quota, len(table.seeds))
         trials = conn.execute(q.RATER_TRIALS, {"sid": sid, "rater_pk": rater_pk}).all()
@@ -355,27 +341,14 @@ class Store:
                                     left, right, expected=expected)  # fmt: skip
                 view = trial_view(cat, study, token, prompt_pk, question, left, right)
                 return progress(view), made
-        models, index = cat.image_model, table.index
-        seen = {index.get((t.prompt_id, *sorted((models[t.left], models[t.right])), t.question))
-                for t in trials}  # fmt: skip
-        # k covers every cell the rater has seen plus a window of unseen ones (see cells.py).
-        rows = conn.execute(q.LEAST_SERVED, {"sid": sid, "k": len(trials) + WINDOW}).all()
-        cell = choose(table.candidates(rows), seen, rng)
-        if cell is None:
+        pick = self.scheduler.pick(conn, study, sid, cat, table, trials, rng, practice)
+        if pick is None:
             return progress(None), made
-        draw = int(rng.integers(DRAW_RANGE))
-        if practice:  # never analysed, so it leaves the cells' balance alone
-            issued = int(rng.integers(2 * len(table.seeds[cell])))
-        else:
-            bump = {"cell_id": table.row_id[cell], "draw": draw}
-            issued = conn.execute(q.BUMP_CELL, bump).scalar_one() - 1
-        pick = arrange(cell, table.seeds[cell], issued, table.offset[cell.question])
-        prompt_pk = cat.prompt_pk[cell.prompt]
-        left = cat.by_key[(cell.prompt, pick.left, pick.seed)]
-        right = cat.by_key[(cell.prompt, pick.right, pick.seed)]
         kind = PRACTICE_KIND if practice else TRIAL_KIND
-        token = self._issue(conn, sid, rater_pk, prompt_pk, cell.question, kind, left, right)
-        view = trial_view(cat, study, token, prompt_pk, cell.question, left, right, practice)
+        token = self._issue(conn, sid, rater_pk, pick.prompt_pk, pick.question, kind, pick.left,
+                            pick.right, probability=pick.probability)  # fmt: skip
+        view = trial_view(cat, study, token, pick.prompt_pk, pick.question, pick.left,
+                          pick.right, practice)  # fmt: skip
         return progress(view), made
 
     @staticmethod
@@ -390,8 +363,9 @@ class Store:
         right: int,
         repeat_of: int | None = None,
         expected: str | None = None,
+        probability: float | None = None,
     ) -> str:
-        """Insert one trial; returns its token."""
+        """Insert one trial; returns its token. ``probability``: of the trial's model pair."""
         token = secrets.token_urlsafe(24)
         conn.execute(
             q.INSERT_TRIAL,
@@ -406,6 +380,7 @@ class Store:
                 "token": token,
                 "repeat_of": repeat_of,
                 "expected": expected,
+                "pair_probability": probability,
             },
         )
         return token
@@ -421,6 +396,11 @@ class Store:
         with self.begin() as conn:
             return frames.latencies(conn, study_name)
 
+    def vote_times(self, study_name: str) -> list[float]:
+        """When each rated vote was stored, POSIX seconds, oldest first (``arena plan``)."""
+        with self.begin() as conn:
+            return frames.vote_times(conn, study_name)
+
     def display_names(self, study_name: str) -> dict[str, str] | None:
         """Display names stored at ingest (None: none stored, see :func:`frames.display_names`)."""
         with self.begin() as conn:
@@ -430,9 +410,6 @@ class Store:
         """How far the study is at ``now`` (the admin page's figures, :mod:`overview`)."""
         with self.begin() as conn:
             return overview.overview(conn, study, self.study_id(study.name, conn), now)
-
-
-_Made = tuple[Catalog, tuple, CellTable] | None
 
 
 def _repeatable(trials: list, rng: np.random.Generator) -> Any:
@@ -490,10 +467,3 @@ def _gold_pick(
     if rng.random() < 0.5:
         return prompt_pk, question.id, good, bad, "left"
     return prompt_pk, question.id, bad, good, "right"
-
-
-def _remember(made: _Made) -> None:
-    """Cache a cell table in its catalog, after the transaction that made its rows committed."""
-    if made is not None:
-        cat, key, table = made
-        cat.tables[key] = table

@@ -100,3 +100,32 @@ def test_report_choices_come_from_analysis_and_are_documented() -> None:
     cluster = doc[doc.index("`--cluster") :].split("\n- ")[0]
     assert all(f"`{m}`" in ties for m in TIE_MODES), ties
     assert all(f"`{u}`" in cluster for u in BOOTSTRAP_UNITS), cluster
+
+
+def test_plan_for_a_study_counts_its_pairs_and_the_time_left(make_study, tmp_path) -> None:
+    from arena.ingest import ingest
+    from arena.store import RaterIdentity, Store
+
+    study, prompts = make_study(models=("alpha", "beta", "gamma"), n_prompts=6, quota=6)
+    before = CliRunner().invoke(cli, ["plan", "--study", str(study.path)])
+    assert before.exit_code == 0, before.output
+    assert "votes per compared pair" in before.output and "(no votes yet: 1)" in before.output
+    assert "Compared: alpha vs beta, alpha vs gamma." in before.output
+    assert not (study.folder / "arena.db").exists()  # planning creates no database
+    store = Store.open(study.database_url)
+    try:
+        ingest(store, study, prompts)
+        for r in range(4):
+            rater = store.join(study, RaterIdentity(f"r{r}"))
+            p = store.next_trial(study, rater)
+            while not p.done:
+                _, p = store.vote_and_next(study, rater, p.trial.token, "left", 400.0)
+    finally:
+        store.close()
+    during = CliRunner().invoke(cli, ["plan", "--study", str(study.path), "--half-width", "50"])
+    assert during.exit_code == 0, during.output
+    assert "measured on the votes so far" in during.output
+    assert re.search(r"24 rated votes so far, \d+ per hour \(measured over the last under a "
+                     r"minute\): \d+ to go, about [\d.]+ h", during.output)  # fmt: skip
+    alone = CliRunner().invoke(cli, ["plan", "--half-width", "50"])
+    assert alone.exit_code == 2 and "--half-width needs --study" in alone.output

@@ -328,3 +328,32 @@ def test_revision_0005_adds_display_names_and_keeps_every_vote(db_url) -> None:
         _check_release_data(store)
     finally:
         store.close()
+
+
+def test_revision_0006_adds_pair_probability_and_keeps_every_vote(db_url) -> None:
+    """0006 alters ``trials``, which votes reference with ON DELETE CASCADE: the release's
+    votes survive both ways, and their trials read back with no pair probability."""
+    engine = make_engine(db_url)
+    release.Base.metadata.create_all(engine)
+    _fill_release(engine)
+    upgrade(engine, "0005")
+    assert "pair_probability" not in {c["name"] for c in inspect(engine).get_columns("trials")}
+    upgrade(engine)
+    assert "pair_probability" in {c["name"] for c in inspect(engine).get_columns("trials")}
+    assert "ix_cell_counts_pair" in {i["name"] for i in inspect(engine).get_indexes("cell_counts")}
+    engine.dispose()
+    store = Store.open(db_url)
+    try:
+        _check_release_data(store)
+        assert store.comparisons("old")["pair_probability"].isna().all()
+    finally:
+        store.close()
+    engine = make_engine(db_url)
+    downgrade(engine, "0005")
+    assert "pair_probability" not in {c["name"] for c in inspect(engine).get_columns("trials")}
+    engine.dispose()
+    store = Store.open(db_url)
+    try:
+        _check_release_data(store)
+    finally:
+        store.close()

@@ -116,7 +116,13 @@ def test_quota_ends_the_session_and_frames_follow_the_contract(served) -> None:
     assert len(shown) == study.quota == p.answered == p.total
     assert store.next_trial(study, rater).answered == study.quota
     df = store.comparisons(study.name)
-    assert tuple(df.columns) == (*COMPARISON_COLUMNS, "trial", "repeat_of", "expected")
+    assert tuple(df.columns) == (
+        *COMPARISON_COLUMNS,
+        "trial",
+        "repeat_of",
+        "expected",
+        "pair_probability",
+    )
     assert len(df) == study.quota
     assert set(df["outcome"]) <= {"a", "b", "tie"}
     assert df["kind"].eq("2afc").all() and df["rater"].eq("r1").all()
@@ -133,7 +139,8 @@ def test_empty_comparisons_keep_the_columns(served) -> None:
     study, store = served
     df = store.comparisons(study.name)
     assert (
-        tuple(df.columns) == (*COMPARISON_COLUMNS, "trial", "repeat_of", "expected")
+        tuple(df.columns)
+        == (*COMPARISON_COLUMNS, "trial", "repeat_of", "expected", "pair_probability")
         and len(df) == 0
     )
     assert store.comparisons("no-such-study").empty

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, select
 
 from arena.gold import SPOILED
-from arena.schedule import Cell, cells_for
+from arena.scheduler.balance import Cell, cells_for
 from arena.store.queries import IMAGES_STAMP
 from arena.store.schema import ImageRow, ModelRow, PromptRow
 from arena.store.types import ImageRef, TrialView
 
 if TYPE_CHECKING:
-    from arena.store.cells import CellTable
+    from arena.scheduler.cells import CellTable
     from arena.study import Study
 
 __all__ = ["Catalog", "GoldPool", "catalog_stamp", "load_catalog", "trial_view"]

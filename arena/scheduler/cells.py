@@ -9,23 +9,53 @@ pick is exact, and it costs O(quota + log cells) whatever the number of votes.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
-from arena.schedule import Cell
-from arena.store.schema import CellCountRow
+from arena.scheduler.balance import Cell
+from arena.store.schema import CellCountRow, ImageRow, TrialRow, VoteRow
 
-__all__ = ["CellTable", "DRAW_RANGE", "WINDOW", "ensure_cells"]
+__all__ = ["CellTable", "DRAW_RANGE", "LEAST_SERVED_PAIR", "WINDOW", "WINS", "ensure_cells"]
 
 #: Unseen least-served cells read beyond the rater's own trials. Ties among them are drawn by
 #: the rater's generator; a few are enough, since ``draw`` already shuffles each round.
 WINDOW = 16
 #: ``draw`` values are uniform in [0, DRAW_RANGE) (fits a 32-bit INTEGER everywhere).
 DRAW_RANGE = 1 << 30
+
+#: (id, n) of the ``k`` least-served active cells of one model pair (``lo`` < ``hi``, models.id),
+#: in (n, draw) order: the adaptive rule's read, through ``ix_cell_counts_pair``.
+LEAST_SERVED_PAIR = (
+    select(CellCountRow.id, CellCountRow.n)
+    .where(
+        CellCountRow.study_id == bindparam("sid"),
+        CellCountRow.model_lo == bindparam("lo"),
+        CellCountRow.model_hi == bindparam("hi"),
+        CellCountRow.active == true(),
+    )
+    .order_by(CellCountRow.n, CellCountRow.draw)
+    .limit(bindparam("k"))
+)
+
+_LEFT, _RIGHT = aliased(ImageRow), aliased(ImageRow)
+#: (left models.id, right models.id, choice, votes) of a study's rated trials: what the adaptive
+#: rule refits from, in a thread of its own (a grouped scan of the study's votes, never on the
+#: vote's path).
+WINS = (
+    select(_LEFT.model_id, _RIGHT.model_id, VoteRow.choice, func.count(VoteRow.id))
+    .select_from(VoteRow)
+    .join(TrialRow, TrialRow.id == VoteRow.trial_id)
+    .join(_LEFT, _LEFT.id == TrialRow.left_image_id)
+    .join(_RIGHT, _RIGHT.id == TrialRow.right_image_id)
+    .where(TrialRow.study_id == bindparam("sid"), TrialRow.kind == "2afc")
+    .group_by(_LEFT.model_id, _RIGHT.model_id, VoteRow.choice)
+)
 
 DbKey = tuple[int, int, int, str]  # (prompts.id, lower models.id, higher models.id, question)
 
@@ -39,6 +69,7 @@ class CellTable:
     seeds: dict[Cell, tuple[int, ...]]  # cell -> seeds both images exist for
     index: dict[DbKey, Cell]  # database key -> cell
     offset: dict[str, int]  # question -> its position (where its seed rotation starts)
+    per_pair: Counter[tuple[str, str]] = field(default_factory=Counter)  # pair -> active cells
 
     def candidates(self, rows: Iterable[Sequence[int]]) -> list[tuple[Cell, int]]:
         """``(cell, n)`` of :data:`~arena.store.queries.LEAST_SERVED` rows, in their order."""
@@ -127,4 +158,5 @@ def _ensure(
         seeds=dict(cells),
         index=dict(index),
         offset={qn: i for i, qn in enumerate(questions)},
+        per_pair=Counter(cell.pair for cell in by_id.values()),
     )
