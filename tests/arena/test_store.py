@@ -158,7 +158,9 @@ def test_image_lookup_by_path_or_hash_only_for_ingested_images(served) -> None:
 
 def test_only_the_store_reads_and_writes_tables() -> None:
     """Every read and write goes through arena.store: no other arena module imports the tables
-    or builds SQL (its database errors and URL parsing aside)."""
+    or builds SQL (its database errors and URL parsing aside). The one other owner is
+    arena.scheduler, which reads and bumps its own cell counts and catalog inside the store's
+    transactions (the scheduler owns the catalog, the counts and the choice; issue 12)."""
     import ast
     from pathlib import Path
 
@@ -166,7 +168,7 @@ def test_only_the_store_reads_and_writes_tables() -> None:
     arena = Path(__file__).resolve().parents[2] / "arena"
     offenders = []
     for path in arena.rglob("*.py"):
-        if "store" in path.relative_to(arena).parts:
+        if {"store", "scheduler"} & set(path.relative_to(arena).parts):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
