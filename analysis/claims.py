@@ -311,7 +311,7 @@ def claim_table(
     names : mapping of str to str, optional
         Display names for the sentences.
     unrated : mapping of str to str, optional
-        Questions that were not rated, with the reason (:func:`analysis.study.decisive_questions`).
+        Questions that were not rated, with the reason (:func:`analysis.frame.decisive_questions`).
     level : float, default 0.95
         Coverage of the intervals in the sentences' wording.
     two_way : pandas.DataFrame, optional

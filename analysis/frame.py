@@ -351,3 +351,39 @@ def split_kinds(comparisons: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]
     if counts[RATED_KIND] == len(comparisons):
         return comparisons, counts
     return comparisons.loc[codes == 0], counts
+
+
+def decisive_questions(rated: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Split off the questions without a single decisive vote.
+
+    Parameters
+    ----------
+    rated : pandas.DataFrame
+        Rated (``2afc``) comparisons.
+
+    Returns
+    -------
+    kept : pandas.DataFrame
+        The rows of questions with at least one ``a`` or ``b`` outcome.
+    unrated : dict of str to str
+        Each other question and why it is not rated, e.g. ``"no decisive vote (40 ties, 2 both
+        bad)"``.
+
+    Notes
+    -----
+    A question whose votes are all ties or "both bad" says nothing about which model is better:
+    Bradley–Terry strengths are not identified (the likelihood is flat in every direction but the
+    tie parameter), so it gets no ratings rather than a singular fit.
+    """
+    q_codes, q_labels = factorize(rated["question"])
+    is_decisive = rated["outcome"].isin(["a", "b"]).to_numpy()
+    decisive = np.bincount(q_codes, weights=is_decisive, minlength=len(q_labels)) > 0
+    unrated = {}
+    for qi in np.flatnonzero(~decisive):
+        question = q_labels[qi]
+        here = rated["outcome"][q_codes == qi].astype(str)
+        ties, bad = int((here == "tie").sum()), int((here == "both_bad").sum())
+        unrated[str(question)] = f"no decisive vote ({ties} ties, {bad} both bad)"
+    if not unrated:
+        return rated, unrated
+    return rated[~rated["question"].isin(list(unrated))], unrated

@@ -29,6 +29,8 @@ from analysis.draws import StudyDraw, study_draw
 from analysis.elo import elo_ratings
 from analysis.frame import (
     RATED_KIND,
+    EncodedComparisons,
+    decisive_questions,
     encode_comparisons,
     factorize,
     same_values,
@@ -232,7 +234,8 @@ def analyze(
         "robust_cluster": robust_cluster,
         "small_sample": small_sample,
     }
-    result = _analyze_rated(rated, breakdown_by=breakdown_by, **kw)
+    enc = encode_comparisons(rated)  # once: the ratings and the two-way check share it
+    result = _analyze_rated(rated, breakdown_by=breakdown_by, enc=enc, **kw)
     raters = rater_quality(comparisons, rules)
     flagged = flagged_raters(raters)
     settings = {
@@ -260,7 +263,7 @@ def analyze(
         None
         if cluster == RATER_PROMPT
         else two_way_comparisons(
-            encode_comparisons(rated),
+            enc,
             declared,
             [q for q in result.questions if q != ALL],
             level=level,
@@ -304,42 +307,6 @@ def _claims(
     return default_claims(models, reference)
 
 
-def decisive_questions(rated: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Split off the questions without a single decisive vote.
-
-    Parameters
-    ----------
-    rated : pandas.DataFrame
-        Rated (``2afc``) comparisons.
-
-    Returns
-    -------
-    kept : pandas.DataFrame
-        The rows of questions with at least one ``a`` or ``b`` outcome.
-    unrated : dict of str to str
-        Each other question and why it is not rated, e.g. ``"no decisive vote (40 ties, 2 both
-        bad)"``.
-
-    Notes
-    -----
-    A question whose votes are all ties or "both bad" says nothing about which model is better:
-    Bradley–Terry strengths are not identified (the likelihood is flat in every direction but the
-    tie parameter), so it gets no ratings rather than a singular fit.
-    """
-    q_codes, q_labels = factorize(rated["question"])
-    is_decisive = rated["outcome"].isin(["a", "b"]).to_numpy()
-    decisive = np.bincount(q_codes, weights=is_decisive, minlength=len(q_labels)) > 0
-    unrated = {}
-    for qi in np.flatnonzero(~decisive):
-        question = q_labels[qi]
-        here = rated["outcome"][q_codes == qi].astype(str)
-        ties, bad = int((here == "tie").sum()), int((here == "both_bad").sum())
-        unrated[str(question)] = f"no decisive vote ({ties} ties, {bad} both bad)"
-    if not unrated:
-        return rated, unrated
-    return rated[~rated["question"].isin(list(unrated))], unrated
-
-
 def _excluding(
     result: StudyAnalysis, rated: pd.DataFrame, flagged: list[str], kw: dict[str, Any]
 ) -> ExcludingFlagged | None:
@@ -374,9 +341,12 @@ def _analyze_rated(
     robust_cluster: str = RATER,
     breakdown_by: str | None = "category",
     small_sample: bool = True,
+    enc: EncodedComparisons | None = None,
 ) -> StudyAnalysis:
-    """:func:`analyze` on rated (``2afc``) votes only, without rater quality."""
-    enc = encode_comparisons(comparisons)
+    """:func:`analyze` on rated (``2afc``) votes only, without rater quality.
+
+    ``enc`` is ``comparisons`` already encoded, when the caller has it."""
+    enc = encode_comparisons(comparisons) if enc is None else enc
     names = {m: str((display_names or {}).get(m, m)) for m in enc.models}
     rng = as_generator(seed)
     draw = study_draw(enc, cluster, n_boot, rng)

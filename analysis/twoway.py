@@ -24,7 +24,7 @@ import pandas as pd
 from analysis.claims import Claim, claim_p_value
 from analysis.frame import OUTCOMES, EncodedComparisons
 from analysis.smallsample import df_adjusted_deff
-from analysis.winrate import cluster_design_effect, wilson_interval
+from analysis.winrate import cluster_design_effect, combine_two_way, wilson_interval
 
 #: Columns of :func:`two_way_comparisons` besides the keys ``model_a``, ``model_b``, ``question``.
 TWO_WAY_COLUMNS: tuple[str, ...] = (
@@ -110,7 +110,7 @@ def two_way_comparisons(
                 _design_effect(codes[votes], a_won) for codes in (r_codes, p_codes, rp_codes)
             ]
             (d_r, g_r), (d_p, g_p), (d_rp, _) = effects
-            deff = max(1.0, d_r, d_p, d_r + d_p - d_rp)
+            deff = float(combine_two_way(d_r, d_p, d_rp))
             g = min(g_r, g_p)
             d_t = float(df_adjusted_deff(deff, g, level)) if small_sample else deff
             low, high = (float(v) for v in wilson_interval(wins / d_t, n / d_t, level))

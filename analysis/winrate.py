@@ -298,8 +298,13 @@ def two_way_design_effect(
     """
     effects = [cluster_design_effect(*_pair_cluster_counts(p, i, j)) for p in parts]
     (d_r, g_r), (d_p, g_p), (d_rp, _) = effects
-    deff = np.maximum(np.maximum(d_r, d_p), d_r + d_p - d_rp)
-    return np.maximum(deff, 1.0), np.stack([np.minimum(g_r, g_p), g_r, g_p])
+    return combine_two_way(d_r, d_p, d_rp), np.stack([np.minimum(g_r, g_p), g_r, g_p])
+
+
+def combine_two_way(d_r: FloatArray, d_p: FloatArray, d_rp: FloatArray) -> FloatArray:
+    """Two-way design effect from the rater, prompt and intersection ones (CGM 2011), floored
+    at the larger one-way effect and at 1."""
+    return np.maximum(np.maximum(np.maximum(d_r, d_p), d_r + d_p - d_rp), 1.0)
 
 
 def pairwise_table(

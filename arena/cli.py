@@ -7,64 +7,19 @@ quickly and serving works without the ``generate`` extra.
 
 from __future__ import annotations
 
-import math
-import os
 import sys
-from collections.abc import Callable
 from dataclasses import replace
-from functools import wraps
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
 
 from analysis.modes import BOOTSTRAP_UNITS, DEFAULT_TIE_MODE, RATER, TIE_MODES
+from arena.plain_errors import plain_errors
 from arena.prompts import load_prompts
 from arena.study import Study, load_study
 
 __all__ = ["main", "cli"]
-
-DEBUG_ENV = "ARENA_DEBUG"
-
-
-def _plain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the project's validation errors into one plain sentence and exit status 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except (ValueError, OSError, KeyError, ImportError) as exc:
-            if os.environ.get(DEBUG_ENV):
-                raise
-            message = str(exc) or exc.__class__.__name__
-            if isinstance(exc, ImportError):
-                message = _missing_package(exc, message)
-            raise click.ClickException(message) from None
-
-    return wrapper
-
-
-#: The packages of the ``generate`` extra (pyproject.toml): only these are its fault.
-_GENERATE_EXTRA = frozenset(
-    {"torch", "diffusers", "transformers", "accelerate", "safetensors", "peft"}
-)
-
-
-def _missing_package(exc: ImportError, message: str) -> str:
-    """Say which package to install: the ``generate`` extra only for its own packages."""
-    package = (exc.name or "").split(".")[0]
-    if package in _GENERATE_EXTRA:
-        return (
-            f"{message}. Generating images needs the 'generate' extra: "
-            "pip install 't2i-arena[generate]'."
-        )
-    if package:
-        return f"{message}. Install the package '{package}': pip install {package}."
-    return f"{message}."
-
 
 study_option = click.option(
     "--study",
@@ -126,7 +81,7 @@ cards_option = click.option(
 
 @models.command("list")
 @cards_option
-@_plain_errors
+@plain_errors
 def models_list(cards_dir: Path | None) -> None:
     """List the model cards: id, backend, steps, size and display name."""
     from models.cards import load_cards
@@ -144,7 +99,7 @@ def models_list(cards_dir: Path | None) -> None:
 
 @models.command("validate")
 @cards_option
-@_plain_errors
+@plain_errors
 def models_validate(cards_dir: Path | None) -> None:
     """Check every model card; print the first problem as one sentence."""
     from models.cards import load_cards
@@ -185,7 +140,7 @@ def _generate(study: Study, device: str | None, batch_size: int, progress: bool 
 @study_option
 @click.option("--device", default=None, help="torch device (default: cuda, then mps, then cpu).")
 @click.option("--batch-size", default=4, show_default=True, help="Images per pipeline call.")
-@_plain_errors
+@plain_errors
 def generate(study_path: Path, device: str | None, batch_size: int) -> None:
     """Generate every (prompt, model, seed) image of a study; resumable."""
     _generate(load_study(study_path), device, batch_size)
@@ -253,7 +208,7 @@ def _check_port(host: str, port: int) -> None:
 @database_option
 @host_option
 @port_option
-@_plain_errors
+@plain_errors
 def serve(study_path: Path, database: str | None, host: str, port: int) -> None:
     """Check the image set, load it into the database and serve the arena."""
     _check_port(host, port)
@@ -378,7 +333,7 @@ def _display_names(study: Study, store: Any) -> dict[str, str]:
     help="Few-cluster corrections (Student t with G-1 degrees of freedom) on every interval.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
-@_plain_errors
+@plain_errors
 def report(
     study_path: Path | None,
     comparisons: Path | None,
@@ -438,7 +393,7 @@ def report(
     required=True,
     help="Output file: .csv, .jsonl/.ndjson or .parquet.",
 )
-@_plain_errors
+@plain_errors
 def export(study_path: Path, database: str | None, out: Path) -> None:
     """Write the study's votes as a comparisons file (one row per vote)."""
     from arena.comparisons_io import check_suffix, with_display_names, write_comparisons
@@ -447,103 +402,6 @@ def export(study_path: Path, database: str | None, out: Path) -> None:
     votes = _comparisons(study_path, None, database)
     write_comparisons(with_display_names(votes.frame, votes.names), out)
     click.echo(f"{len(votes.frame)} votes written to {out}")
-
-
-# ----------------------------------------------------------------------------- plan
-#: A share strictly between 0 and 1. Click names the option in its error (``--pairs 0`` used to
-#: reach a division by zero, ``--pairs -1`` was reported as a negative alpha).
-_OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
-
-
-def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
-    # Click's ranges let NaN through (every comparison with it is false).
-    if not math.isfinite(value):
-        raise click.BadParameter(f"expected a finite number, got {value}.")
-    return value
-
-
-def _finite_or_none(
-    ctx: click.Context, param: click.Parameter, value: float | None
-) -> float | None:
-    return None if value is None else _finite(ctx, param, value)
-
-
-def _win_rate(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if _finite(ctx, param, value) == 0.5:
-        raise click.BadParameter(
-            "expected a win rate other than 0.5 (50% is what it is tested against), got 0.5."
-        )
-    return value
-
-
-@cli.command()
-@click.option(
-    "--win-rate",
-    type=_OPEN_UNIT,
-    default=0.6,
-    show_default=True,
-    callback=_win_rate,
-    help="True win rate to detect, in (0, 1) and not 0.5.",
-)
-@click.option(
-    "--alpha",
-    type=_OPEN_UNIT,
-    default=0.05,
-    show_default=True,
-    callback=_finite,
-    help="Two-sided significance level, in (0, 1).",
-)
-@click.option(
-    "--power",
-    type=_OPEN_UNIT,
-    default=0.8,
-    show_default=True,
-    callback=_finite,
-    help="Wanted power, in (0, 1).",
-)
-@click.option(
-    "--pairs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Model pairs tested (Holm/Bonferroni); at least 1.",
-)
-@click.option(
-    "--design-effect",
-    type=click.FloatRange(min=1.0),
-    default=None,
-    callback=_finite_or_none,
-    help="Variance inflation from votes clustered by rater (at least 1; default 1, and with "
-    "--study measured on its votes).",
-)
-@click.option("--study", "study_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Plan this study: its compared pairs, and while it runs the time left.")  # fmt: skip
-@click.option("--database", default=None, help="SQLAlchemy URL overriding the study's database.")
-@click.option("--half-width", type=click.FloatRange(min=0.0, min_open=True), default=None,
-              help="With --study: target interval half-width in Elo points.")  # fmt: skip
-@_plain_errors
-def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect: float | None,
-         study_path: Path | None, database: str | None, half_width: float | None) -> None:  # fmt: skip
-    """How many votes a pair (or a study's compared pairs) needs."""
-    from analysis.planning import votes_needed
-
-    if study_path is not None:
-        from arena.plan import study_plan_lines
-
-        study = _open_study(study_path, database)
-        for line in study_plan_lines(study, win_rate=win_rate, alpha=alpha, power=power,
-                                     half_width=half_width, design_effect=design_effect):  # fmt: skip
-            click.echo(line)
-        return
-    if half_width is not None:
-        raise click.UsageError("--half-width needs --study.")
-    deff = 1.0 if design_effect is None else design_effect
-    n = votes_needed(win_rate, alpha=alpha / pairs, power=power, design_effect=deff)
-    click.echo(
-        f"{n} votes per pair detect a win rate of {win_rate:.0%} against 50% "
-        f"(two-sided alpha {alpha} over {pairs} pair(s), power {power:.0%}, "
-        f"design effect {deff})."
-    )
 
 
 # ----------------------------------------------------------------------------- demo
@@ -556,7 +414,7 @@ def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect:
 )
 @host_option
 @port_option
-@_plain_errors
+@plain_errors
 def demo(workdir: Path | None, host: str, port: int) -> None:
     """Generate the embedded demo study offline and serve it."""
     from arena.demo import demo_study
@@ -572,6 +430,11 @@ def demo(workdir: Path | None, host: str, port: int) -> None:
     )
     _generate(study, device=None, batch_size=8)
     _serve(study, host, port, f"the demo's database in {study.folder}")
+
+
+from arena.cli_plan import plan  # noqa: E402  (registered on the group defined above)
+
+cli.add_command(plan)
 
 
 def main(argv: list[str] | None = None) -> None:
