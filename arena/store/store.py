@@ -220,7 +220,7 @@ class Store:
         """The trial this rater should see now.
 
         An unanswered trial is served again (a refresh resumes); otherwise a new one is issued
-        by :mod:`arena.schedule`, unless the rater reached the quota or has seen every cell.
+        by :mod:`arena.scheduler.balance`, unless the rater reached the quota or has seen every cell.
         """
         with self.begin(write=True) as conn:
             sid = self.study_id(study.name, conn)

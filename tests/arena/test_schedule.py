@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from arena.ingest import ingest
-from arena.schedule import Cell, arrange, cells_for, choose, rater_rng, seed_for
+from arena.scheduler.balance import Cell, arrange, cells_for, choose, rater_rng, seed_for
 from arena.store import RaterIdentity, Store
 
 
@@ -131,7 +131,7 @@ def test_a_rater_who_saw_every_cell_is_done(make_study, tmp_path) -> None:
 
 
 def test_session_plan_places_exact_counts_and_repeats_late_enough() -> None:
-    from arena.schedule import session_plan
+    from arena.scheduler.balance import session_plan
 
     for seed in range(50):
         plan = session_plan(60, 0.1, 0.15, 4, np.random.default_rng(seed))
