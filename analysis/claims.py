@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 from scipy.sparse.csgraph import connected_components
 
+from analysis.dist import chi2_sf
 from analysis.modes import RATER_PROMPT
 from analysis.result import QuestionAnalysis
 from analysis.winrate import binomial_test_half, holm_adjust
@@ -229,7 +230,7 @@ def fit_test(q: QuestionAnalysis) -> FitTest | None:
     n_comp = connected_components(adj, directed=False)[0]
     df = len(pairs) - (len(used) - n_comp)
     stat = float((pairs["residual"] ** 2).sum())
-    p_value = float(stats.chi2.sf(stat, df)) if df > 0 else float("nan")
+    p_value = float(chi2_sf(stat, df)) if df > 0 else float("nan")
     return FitTest(stat, int(df), p_value, pairs)
 
 

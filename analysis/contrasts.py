@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.bootstrap import as_generator
 from analysis.bt import ELO_SCALE
+from analysis.dist import logistic_cdf, norm_ppf, norm_sf, t_ppf, t_sf
 from analysis.separation import bounded_values, percentile_interval, point_value
 from analysis.smallsample import corrected_critical
 from analysis.types import FloatArray
@@ -117,11 +117,11 @@ def pairwise_differences(
     elif cov is not None:
         c = np.asarray(cov)[: len(th), : len(th)]
         se = np.sqrt(np.clip(c[i, i] + c[j, j] - 2 * c[i, j], 0, None))
-        ref = stats.norm if df is None else stats.t(df)
-        z = ref.ppf(1 - a)
+        z = norm_ppf(1 - a) if df is None else t_ppf(1 - a, df)
         low, high = d - z * se, d + z * se
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = 2 * ref.sf(np.abs(d) / se)
+            t = np.abs(d) / se
+            p = 2 * (norm_sf(t) if df is None else t_sf(t, df))
         method = "wald" if df is None else f"wald, t with {df:g} df"
     else:
         raise ValueError("pass either cov (from analysis.robust) or replicates (from a bootstrap)")
@@ -143,9 +143,9 @@ def pairwise_differences(
             "ci_low": ELO_SCALE * low,
             "ci_high": ELO_SCALE * high,
             "p_value": p,
-            "p_win": stats.logistic.cdf(d),
-            "p_win_low": stats.logistic.cdf(low),
-            "p_win_high": stats.logistic.cdf(high),
+            "p_win": logistic_cdf(d),
+            "p_win_low": logistic_cdf(low),
+            "p_win_high": logistic_cdf(high),
             "separated": sep,
             "method": method,
         }

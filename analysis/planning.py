@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+
+from analysis.dist import binom_cdf, binom_sf, norm_ppf
 
 __all__ = ["votes_needed", "binomial_power"]
 
@@ -38,13 +39,13 @@ def binomial_power(n: int, win_rate: float, alpha: float = 0.05) -> float:
     if k is None:
         return 0.0
     # Symmetric null: reject when wins >= k or wins <= n - k.
-    return float(stats.binom.sf(k - 1, n, win_rate) + stats.binom.cdf(n - k, n, win_rate))
+    return float(binom_sf(k - 1, n, win_rate) + binom_cdf(n - k, n, win_rate))
 
 
 def _critical_count(n: int, alpha: float) -> int | None:
     # Smallest win count above n/2 whose two-sided exact p-value is at most alpha.
     ks = np.arange(n // 2 + 1, n + 1)
-    ok = np.flatnonzero(2 * stats.binom.sf(ks - 1, n, 0.5) <= alpha)
+    ok = np.flatnonzero(2 * binom_sf(ks - 1, n, 0.5) <= alpha)
     return int(ks[ok[0]]) if ok.size else None
 
 
@@ -81,7 +82,7 @@ def votes_needed(
     if design_effect < 1.0:
         raise ValueError(f"design_effect must be at least 1; got {design_effect}.")
     # Start from the normal approximation (Fleiss 1981), then walk the exact power.
-    z_a, z_b = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+    z_a, z_b = norm_ppf(1 - alpha / 2), norm_ppf(power)
     p = win_rate
     approx = ((z_a * 0.5 + z_b * math.sqrt(p * (1 - p))) / (p - 0.5)) ** 2
     n = max(1, int(approx * 0.8))

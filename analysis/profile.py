@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 from analysis.bt import DEFAULT_RIDGE, fit_bt_batch, pair_design, pair_stats
 from analysis.counts import ComparisonCounts
+from analysis.dist import chi2_ppf
 from analysis.types import FloatArray
 
 _COARSE = np.logspace(-3, 5, 33)
@@ -97,7 +97,7 @@ def profile_bounds(
     k = len(c)
     if k == 0:
         return np.zeros(0)
-    target = stats.chi2.ppf(level, 1) / 2
+    target = chi2_ppf(level, 1) / 2
     lams = np.tile(_COARSE, (k, 1))
     vals, drops = _curves(counts_list, c, low, lams, tie_mode, ridge)
     out = np.where(low, -np.inf, np.inf)

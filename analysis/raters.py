@@ -21,8 +21,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from analysis.dist import binom_cdf
 from analysis.frame import (
     A_WINS,
     B_WINS,
@@ -209,7 +209,7 @@ def lower_tail_half(successes: FloatArray, n: FloatArray) -> FloatArray:
     x = np.asarray(successes, dtype=np.float64)
     n_ = np.asarray(n, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        p = stats.binom.cdf(np.round(x), n_, 0.5)
+        p = binom_cdf(np.round(x), n_, 0.5)
     return np.where(n_ > 0, p, np.nan)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from analysis.bt import (
     DEFAULT_RIDGE,
@@ -31,8 +30,10 @@ from analysis.bt import (
     pair_stats,
 )
 from analysis.counts import ComparisonCounts
+from analysis.dist import norm_sf
 from analysis.frame import A_WINS, B_WINS, TIE
 from analysis.types import FloatArray
+from analysis.winrate import binomial_test_half
 
 #: Covariance types: model-based, vote-level (HC0), one-way cluster, or two-way (CGM 2011).
 ROBUST_UNITS: tuple[str, ...] = ("model", "vote", "rater", "prompt", "rater+prompt")
@@ -371,11 +372,11 @@ def position_effect(
     """
     t = counts.table
     left, right = int(t[:, :, A_WINS].sum()), int(t[:, :, B_WINS].sum())
-    p_raw = stats.binomtest(left, left + right).pvalue if left + right > 0 else float("nan")
+    p_raw = float(binomial_test_half(left, left + right)) if left + right > 0 else float("nan")
     fit = robust_fit(counts, cluster=cluster, tie_mode=tie_mode, position=True)
     k = fit.params.index("position")
     g, se = float(fit.estimate[k]), float(np.sqrt(max(fit.cov[k, k], 0.0)))
-    p_g = float(2 * stats.norm.sf(abs(g) / se)) if se > 0 else float("nan")
+    p_g = float(2 * norm_sf(abs(g) / se)) if se > 0 else float("nan")
     return PositionEffect(
         left_votes=left,
         right_votes=right,

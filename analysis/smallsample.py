@@ -24,8 +24,8 @@ undefined (``nan``): the callers then withhold the interval rather than report a
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
+from analysis.dist import norm_ppf, norm_sf, t_isf, t_ppf
 from analysis.types import FloatArray
 
 #: What the corrections are called in reports and JSON settings.
@@ -54,8 +54,8 @@ def t_ratio(n_clusters: FloatArray | int, level: float = 0.95) -> FloatArray:
     g = np.asarray(n_clusters, dtype=np.float64)
     q = 1 - (1 - level) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = stats.t.ppf(q, np.where(g >= 2, g - 1, np.nan))
-    return np.where(np.isinf(g), 1.0, t / stats.norm.ppf(q))
+        t = t_ppf(q, np.where(g >= 2, g - 1, np.nan))
+    return np.where(np.isinf(g), 1.0, t / norm_ppf(q))
 
 
 def expansion(n_clusters: FloatArray | int, level: float = 0.95) -> FloatArray:
@@ -93,8 +93,8 @@ def expanded_level(level: float, n_clusters: int) -> float:
     >>> round(expanded_level(0.95, 12), 4)
     0.9785
     """
-    z_adj = float(expansion(n_clusters, level) * stats.norm.ppf(1 - (1 - level) / 2))
-    return float(1 - 2 * stats.norm.sf(z_adj)) if np.isfinite(z_adj) else float("nan")
+    z_adj = float(expansion(n_clusters, level) * norm_ppf(1 - (1 - level) / 2))
+    return float(1 - 2 * norm_sf(z_adj)) if np.isfinite(z_adj) else float("nan")
 
 
 def corrected_critical(critical: float, n_clusters: int) -> float:
@@ -111,8 +111,8 @@ def corrected_critical(critical: float, n_clusters: int) -> float:
         return float("nan")
     if np.isinf(g):
         return float(critical)
-    tail = stats.norm.sf(critical)
-    return float(np.sqrt(g / (g - 1)) * stats.t.isf(tail, g - 1))
+    tail = norm_sf(critical)
+    return float(np.sqrt(g / (g - 1)) * t_isf(tail, g - 1))
 
 
 def df_adjusted_deff(deff: FloatArray, n_clusters: FloatArray, level: float = 0.95) -> FloatArray:

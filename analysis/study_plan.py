@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from analysis.dist import norm_ppf
 
 __all__ = ["ELO_PER_LOGIT", "measured_design_effect", "votes_for_half_width"]
 
@@ -49,7 +50,7 @@ def votes_for_half_width(
         raise ValueError(f"win_rate must lie in (0, 1); got {win_rate}.")
     if design_effect < 1.0:
         raise ValueError(f"design_effect must be at least 1; got {design_effect}.")
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     info = win_rate * (1 - win_rate)
     return math.ceil(design_effect * (z * ELO_PER_LOGIT / half_width) ** 2 / info)
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import special, stats
+from scipy import special
 
 from analysis.counts import ClusterCounts, ComparisonCounts
+from analysis.dist import beta_ppf, norm_ppf
 from analysis.frame import A_WINS, B_WINS, OUTCOMES
 from analysis.modes import RATER_PROMPT
 from analysis.smallsample import df_adjusted_deff
@@ -49,7 +50,7 @@ def wilson_interval(
     """
     x = np.asarray(successes, dtype=np.float64)
     n_ = np.asarray(n, dtype=np.float64)
-    z = stats.norm.ppf(1 - (1 - level) / 2)
+    z = norm_ppf(1 - (1 - level) / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = x / n_
         den = 1 + z**2 / n_
@@ -84,8 +85,8 @@ def clopper_pearson_interval(
     n_ = np.asarray(n, dtype=np.float64)
     a = 1 - level
     with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(x > 0, stats.beta.ppf(a / 2, x, n_ - x + 1), 0.0)
-        high = np.where(x < n_, stats.beta.ppf(1 - a / 2, x + 1, n_ - x), 1.0)
+        low = np.where(x > 0, beta_ppf(a / 2, x, n_ - x + 1), 0.0)
+        high = np.where(x < n_, beta_ppf(1 - a / 2, x + 1, n_ - x), 1.0)
     empty = n_ <= 0
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
