@@ -43,11 +43,18 @@ def breakdown_table(
     """Ratings per (question, ``column`` value), bootstrapped with the study's rater draw.
 
     Centred on the study's reference set; small groups are often separated, and their unbounded
-    ratings are reported as such (``separated`` column), as in the leaderboard.
+    ratings are reported as such (``separated`` column), as in the leaderboard. With a single
+    group the table is empty: its rows would repeat the leaderboard.
     """
     if column not in enc.keys:
         raise ValueError(f"breakdown_by must be one of {sorted(enc.keys)}; got {column!r}")
     rows = []
+    columns = ["question", column, "model", "display_name", "rating", "ci_low", "ci_high"]
+    columns += ["separated", "ci_open", "votes"]
+    if len(enc.labels(column)) < 2:
+        # One group holds the question's own votes: its rows would be the leaderboard again,
+        # at the price of a second bootstrap per question (the report shows no such breakdown).
+        return pd.DataFrame(columns=columns)
     q_codes, g_codes = enc.codes("question"), enc.codes(column)
     units = draw.counted_units
     for qi, qname in enumerate(enc.labels("question")):
@@ -89,4 +96,4 @@ def breakdown_table(
                         "votes": int(votes[k]),
                     }
                 )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)

@@ -146,11 +146,23 @@ def test_an_open_interval_side_is_flagged_where_json_writes_null():
     df["outcome"] = df["outcome"].astype(str)
     df.loc[df["model_a"] == "top", "outcome"] = "a"
     df.loc[df["model_b"] == "top", "outcome"] = "b"
+    df["category"] = np.where(df.index % 2 == 0, "animals", "scenes")
     a = analyze(df, n_boot=40, seed=1, elo_orders=0)
     rows = {r["model"]: r for r in a.to_json()["questions"]["quality"]["leaderboard"]}
     assert rows["top"]["ci_high"] is None and rows["top"]["ci_open"] == "upper"
     assert rows["mid"]["ci_open"] == "" and rows["mid"]["ci_low"] is not None
-    # The per-category breakdown says the same (one category here: the same votes).
-    cats = {r["model"]: r for r in a.to_json()["breakdown"]}
-    assert cats["top"]["ci_high"] is None and cats["top"]["ci_open"] == "upper"
-    assert cats["mid"]["ci_open"] == ""
+    # The per-category breakdown says the same in each category.
+    breakdown = a.to_json()["breakdown"]
+    assert {r["category"] for r in breakdown} == {"animals", "scenes"}
+    for cat in ("animals", "scenes"):
+        cats = {r["model"]: r for r in breakdown if r["category"] == cat}
+        assert cats["top"]["ci_high"] is None and cats["top"]["ci_open"] == "upper"
+        assert cats["mid"]["ci_open"] == ""
+
+
+def test_a_single_category_gives_no_breakdown_rows():
+    df = simulate_comparisons([0.5, 0.0, -0.5], n_raters=8, seed=2)
+    assert df["category"].nunique() == 1
+    a = analyze(df, n_boot=20, seed=1, elo_orders=0)
+    assert a.breakdown is not None and a.breakdown.empty
+    assert "rating" in a.breakdown.columns and a.to_json()["breakdown"] == []
