@@ -36,6 +36,7 @@ from analysis.frame import (
     kind_codes,
     with_kind,
 )
+from analysis.keys import combined_ids
 from analysis.types import FloatArray, IntArray
 from analysis.winrate import binomial_test_half
 
@@ -140,16 +141,8 @@ def cell_codes(
 ) -> IntArray:
     """Dense id of each vote's cell: (prompt, unordered model pair, question, seed)."""
     lo, hi = np.minimum(enc_a, enc_b), np.maximum(enc_a, enc_b)
-    cols = [np.asarray(c, dtype=np.int64) for c in (prompt, lo, hi, question, seed)]
-    radix = [int(c.max()) + 1 if len(c) else 1 for c in cols]
-    if np.prod(np.asarray(radix, dtype=np.float64)) >= 2.0**62:  # no room for a mixed radix
-        _, ids = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
-        return ids.reshape(-1).astype(np.int64)
-    key = np.zeros(len(lo), dtype=np.int64)
-    for col, r in zip(cols, radix, strict=True):  # mixed-radix code, then one hash pass
-        key = key * r + col
-    ids, _ = pd.factorize(key)
-    return ids.astype(np.int64, copy=False)
+    # A prompt and its seeds first: they compress to few combinations (analysis.keys).
+    return combined_ids([prompt, seed, lo, hi, question])
 
 
 def seed_codes(comparisons: pd.DataFrame) -> IntArray:
@@ -247,9 +240,12 @@ def majority_agreement(
     k = len(OUTCOMES)
     n_cells = int(cell.max()) + 1 if len(cell) else 0
     counts = np.bincount(cell * k + oriented, minlength=n_cells * k).reshape(n_cells, k)
-    rc, rc_codes = pd.factorize(cell * n_r + rater)  # one id per (cell, rater)
-    own = np.bincount(rc * k + oriented, minlength=len(rc_codes) * k).reshape(-1, k)
-    raters_in_cell = np.bincount(rc_codes // n_r, minlength=n_cells)
+    rc = combined_ids([cell, rater])  # one id per (cell, rater), in cell order
+    n_rc = int(rc.max()) + 1 if len(rc) else 0
+    cell_of = np.zeros(n_rc, dtype=np.int64)
+    cell_of[rc] = cell
+    own = np.bincount(rc * k + oriented, minlength=n_rc * k).reshape(-1, k)
+    raters_in_cell = np.bincount(cell_of, minlength=n_cells)
     # Column by column: gathering one contiguous column at a time is ~3x faster than (n, k).
     counts_t, own_t = np.ascontiguousarray(counts.T), np.ascontiguousarray(own.T)
     others = [counts_t[j][cell] - own_t[j][rc] for j in range(k)]
