@@ -41,6 +41,13 @@ def judge_truth(
     return means, shares
 
 
+def _rating(row: dict) -> float:
+    """A leaderboard rating; an unbounded one (JSON null) is infinite on its open side."""
+    if row["rating"] is not None:
+        return float(row["rating"])
+    return {"upper": np.inf, "lower": -np.inf}.get(row.get("ci_open"), np.nan)
+
+
 def closeness(leaderboard: list[dict], means: dict[str, float], shares: dict) -> dict[str, float]:
     """How close ratings come to the judge.
 
@@ -50,16 +57,18 @@ def closeness(leaderboard: list[dict], means: dict[str, float], shares: dict) ->
     pairs the ratings order the other way: 0 when every pair the judge separates is in its
     order, and a pair the judge finds even (two models with nearly equal means) weighs nothing.
     """
-    rating = {row["model"]: row["rating"] for row in leaderboard}
+    rating = {row["model"]: _rating(row) for row in leaderboard}
     tau = stats.kendalltau([rating[m] for m in MODELS], [means[m] for m in MODELS]).statistic
     gaps, weight, wrong = [], 0.0, 0.0
     for (a, b), share in shares.items():
-        gaps.append(abs(1 / (1 + 10 ** ((rating[b] - rating[a]) / 400)) - share))
+        with np.errstate(over="ignore", invalid="ignore"):
+            predicted = 1 / (1 + np.power(10.0, (rating[b] - rating[a]) / 400))
+        gaps.append(abs(predicted - share))  # nan when both are unbounded the same way
         weight += abs(share - 0.5)
         wrong += abs(share - 0.5) * ((rating[a] - rating[b]) * (share - 0.5) < 0)
     return {
         "kendall_tau": float(tau),
-        "mean_abs_gap": float(np.mean(gaps)),
+        "mean_abs_gap": float(np.nanmean(gaps)) if np.isfinite(gaps).any() else float("nan"),
         "discordance": float(wrong / weight) if weight else 0.0,
     }
 

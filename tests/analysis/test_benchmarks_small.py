@@ -49,3 +49,19 @@ def test_coverage_benchmark_small():
         ("kish t", "two-way kish t"),
     ):
         assert r[f"{corrected}_width"] > r[f"{plain}_width"], (plain, corrected)
+
+
+def test_crowd_closeness_takes_an_unbounded_rating_as_infinite():
+    figures = load("_crowd_figures")
+    figures.MODELS = ["top", "mid", "low"]  # the module's own list is the toy family's
+    board = [
+        {"model": "top", "rating": None, "ci_open": "upper"},
+        {"model": "mid", "rating": 1040.0, "ci_open": ""},
+        {"model": "low", "rating": 960.0, "ci_open": ""},
+    ]
+    shares = {("top", "mid"): 0.9, ("mid", "low"): 0.6, ("top", "low"): 0.95}
+    out = figures.closeness(board, {"top": 3.0, "mid": 2.0, "low": 1.0}, shares)
+    assert out["kendall_tau"] == 1.0 and out["discordance"] == 0.0
+    # top's pairs predict 1.0: gaps 0.1 and 0.05; mid-low predicts P(80 Elo) = 0.613.
+    expected = (0.1 + 0.05 + abs(1 / (1 + 10 ** (-80 / 400)) - 0.6)) / 3
+    assert abs(out["mean_abs_gap"] - expected) < 1e-12
