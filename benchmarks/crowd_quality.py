@@ -34,8 +34,8 @@ import httpx
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-# The root on the path, and not benchmarks/ (where Python puts a script's own folder):
-# benchmarks/coverage.py would hide the coverage package that numba imports.
+# The root on the path, and not benchmarks/ (where Python puts a script's own folder), so that
+# no benchmark's name can hide a package that the project imports.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 

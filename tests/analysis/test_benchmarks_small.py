@@ -28,7 +28,7 @@ def test_speed_benchmark_small():
 
 
 def test_coverage_benchmark_small():
-    cov = load("coverage")
+    cov = load("interval_coverage")
     # Cheap stand-in targets; only the intervals' shape is checked here, coverage itself is the
     # benchmark's figure (docs/benchmarks.md).
     target = (np.array([0.3, 0.4, 0.9, 0.1, 0.6, 0.5]), np.full(6, 0.55))

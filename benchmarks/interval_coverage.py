@@ -18,7 +18,7 @@ the report can, and coverage is the share of intervals containing the target:
 Targets are population quantities (over raters and prompts): the Bradley-Terry differences and
 the head-to-head win rates of one study of 2,000,000 votes with 5,000 prompts (same seed scheme).
 
-Run:  .venv/bin/python benchmarks/coverage.py  [--sims 200 --boot 200 --raters 12 30 100]
+Run:  .venv/bin/python benchmarks/interval_coverage.py  [--sims 200 --boot 200 --raters 12 30 100]
 """
 
 from __future__ import annotations
