@@ -57,7 +57,7 @@ def test_relative_sqlite_url_lands_in_the_study_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "needles"),
     [
-        (lambda t: t.replace("models =", "modles ="), ["'modles'", "Did you mean 'models'?"]),
+        (lambda t: t.replace("models =", "modles ="), ["'modles'", "(did you mean 'models'?)"]),
         (lambda t: t.replace('models = ["a", "b"]', 'models = ["a"]'), ["'models'", "two"]),
         (lambda t: t.replace("quota = 4", "quota = true"), ["'quota'", "positive integer"]),
         (lambda t: t.replace("quota = 4", "quota = 0"), ["'quota'", "positive integer"]),
@@ -169,7 +169,7 @@ def test_declared_comparisons_load_with_their_defaults(tmp_path: Path) -> None:
         ),
         (
             'a = "a"\nb = "b"\nclaim = "non-inferiority"\nmargin = 5',
-            ["'comparisons[0].margin'", "got 5"],
+            ["'comparisons[0].margin'", "not 5"],
         ),
         ('a = "a"\nb = "b"\nmargin = 0.1', ["'comparisons[0].margin'", "takes no margin"]),
         (
