@@ -313,3 +313,11 @@ def test_a_card_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
     card.write_bytes(b'id = "latin"\n# caf\xe9\ndisplay_name = "x"\n')
     message = invoke("models", "validate", "--cards", str(cards))
     assert message == f"{card}: line 2: not UTF-8 text (byte 0xe9); save the file as UTF-8."
+
+
+def test_plan_refuses_a_win_rate_no_study_can_detect() -> None:
+    message = invoke("plan", "--win-rate", "0.5001")
+    assert message.startswith("win_rate 0.5001 needs about 196,221,991 votes per pair")
+    assert message.endswith(
+        "expected a win rate further from 0.5 (at most 10,000,000 votes are planned)."
+    )
