@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.bootstrap import as_generator
 from analysis.bt import ELO_SCALE
+from analysis.rng import as_generator
 from analysis.separation import bounded_values, percentile_interval, point_value
 from analysis.smallsample import corrected_critical
 from analysis.types import FloatArray

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_TIE_MODE",
     "EXCLUDE",
     "HALF",
+    "MODEL",
     "PROMPT",
     "RATER",
     "RATER_PROMPT",
@@ -37,6 +38,8 @@ TIE_MODE_TEXT: dict[str, str] = {
 }
 
 RATER, PROMPT, VOTE = "rater", "prompt", "vote"
+#: No clustering beyond the model pair: analysis.robust's model-based covariance.
+MODEL = "model"
 #: The intersection of a rater and a prompt, for two-way cluster-robust covariances
 #: (Cameron, Gelbach & Miller 2011).
 RATER_PROMPT = "rater+prompt"

@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.agreement import agreement_by_question
 from analysis.assemble import Options, Rated, question_analysis
-from analysis.bootstrap import as_generator, bootstrap_ratings
+from analysis.bootstrap import bootstrap_ratings
 from analysis.breakdown import breakdown_table, point_reach
 from analysis.bt import DEFAULT_RIDGE, anchor_index, bt_ratings
 from analysis.claims import Claim, claim_table, default_claims
@@ -53,6 +53,7 @@ from analysis.raters import (
     rater_quality,
 )
 from analysis.result import ALL, ExcludingFlagged, QuestionAnalysis, StudyAnalysis
+from analysis.rng import as_generator
 from analysis.robust import position_effect, robust_fit
 from analysis.separation import reference_models
 from analysis.smallsample import SMALL_SAMPLE_METHOD, floor_at_model
