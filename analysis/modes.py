@@ -1,7 +1,7 @@
 """The words of the analysis settings, each defined once: tie modes and cluster units.
 
 The fits (:mod:`analysis.bt`, :mod:`analysis.bootstrap`), the counts (:mod:`analysis.counts`),
-:func:`analysis.study.analyze`, the report's methods section (:mod:`analysis.html`) and the
+:func:`analysis.study.analyze`, the report's methods section (:mod:`analysis.present.html`) and the
 ``arena report`` options (``--ties``, ``--cluster``) all read them from here. No imports: the CLI
 reads this module before it loads the analysis stack.
 """

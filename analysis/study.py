@@ -23,7 +23,7 @@ from analysis.assemble import Options, Rated, question_analysis
 from analysis.bootstrap import bootstrap_ratings
 from analysis.breakdown import breakdown_table, point_reach
 from analysis.bt import BTRatings, anchor_index, bt_ratings
-from analysis.claims import Claim, claim_table, default_claims
+from analysis.claims import Claim, claim_table, default_claims, fit_test
 from analysis.counts import count_comparisons
 from analysis.draws import StudyDraw, study_draw
 from analysis.elo import elo_ratings
@@ -174,6 +174,7 @@ def analyze(
         agreement=agreement_by_question(votes.all_rated),
         excluding_flagged=_excluding(result, votes.rated, flagged, used, names),
         comparisons=_claim_table(result, declared, asked, enc, votes.unrated),
+        fit_tests={q: fit_test(a) for q, a in result.questions.items()},
     )
 
 

@@ -383,12 +383,14 @@ def report(
     if as_json:
         click.echo(files.json.read_text(encoding="utf-8"))  # computed once, written by the report
         return
+    from analysis.present.text import leaderboard_text, quality_text
+
     click.echo(result.comparisons_text())
     click.echo()
     for question in result.questions:
-        click.echo(result.leaderboard_text(question))
+        click.echo(leaderboard_text(result, question))
         click.echo()
-    click.echo(result.quality_text())
+    click.echo(quality_text(result))
     click.echo(f"Online Elo, SDXL Turbo variant: {result.settings['elo_sdxl_turbo']}.")
     click.echo(f"Report: {files.html}")
 
