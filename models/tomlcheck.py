@@ -33,6 +33,7 @@ __all__ = ["MISSING", "Table", "read_toml", "shown", "suggestion"]
 #: The default of :meth:`Table.get` that makes a key required.
 MISSING: Any = object()
 _LINE_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+_END_RE = re.compile(r"\s*\(at end of document\)")
 _SHOWN_MAX = 80
 
 
@@ -86,7 +87,11 @@ def read_toml(
     except tomllib.TOMLDecodeError as exc:
         found = _LINE_RE.search(str(exc))
         reason = _LINE_RE.sub("", str(exc)).strip().rstrip(".")
-        line = f"line {found.group(1)}: " if found else ""
+        if found:
+            line = f"line {found.group(1)}: "
+        else:  # tomllib says "(at end of document)": the last line, then
+            reason = _END_RE.sub("", reason).strip().rstrip(".")
+            line = f"line {max(1, len(text.splitlines()))}: "
         raise error(f"{where}: {line}not valid TOML ({reason}).") from None
 
 

@@ -260,3 +260,10 @@ def test_a_byte_order_mark_changes_no_id(tmp_path: Path, name: str) -> None:
     path.write_text(body, encoding="utf-8-sig")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     assert [(p.id, p.text) for p in load_prompts(path)] == [("x1", "a cat"), ("x2", "a dog")]
+
+
+def test_toml_cut_short_names_the_last_line(tmp_path: Path) -> None:
+    path = write_study(tmp_path, 'name = "x"\nmodels = ["a", "b"\n')
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    assert str(info.value) == f"{path}: line 2: not valid TOML (Unclosed array)."
