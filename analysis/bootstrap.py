@@ -30,6 +30,7 @@ from analysis.bt import (
 )
 from analysis.counts import ComparisonCounts
 from analysis.modes import DAVIDSON, DEFAULT_TIE_MODE, VOTE
+from analysis.rng import as_generator
 from analysis.separation import (
     bounded_values,
     open_sides,
@@ -40,13 +41,6 @@ from analysis.separation import (
 from analysis.types import FloatArray, ThetaBatch
 
 # A bootstrap resamples any counted cluster unit, or votes (analysis.modes.VOTE).
-
-
-def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a seed (or the generator itself)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
 
 
 def cluster_weights(

@@ -368,7 +368,7 @@ def claim_table(
         bool(t and r.bt_verdict == r.verdict)
         for r, t in zip(table.itertuples(index=False), tested, strict=True)
     ]
-    from analysis.claims_text import claim_sentence
+    from analysis.present.claims_text import claim_sentence
 
     n_tests = int(tested.sum())
     table["sentence"] = [

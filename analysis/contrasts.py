@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import as_generator
 from analysis.bt import ELO_SCALE
 from analysis.dist import logistic_cdf, norm_ppf, norm_sf, t_ppf, t_sf
+from analysis.rng import as_generator
 from analysis.separation import bounded_values, percentile_interval, point_value
 from analysis.smallsample import corrected_critical
 from analysis.types import FloatArray

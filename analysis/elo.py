@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import as_generator
 from analysis.elo_kernel import given_order, pack_votes, shuffled_elo
 from analysis.frame import A_WINS, B_WINS, BOTH_BAD, TIE, EncodedComparisons, encode_comparisons
+from analysis.rng import as_generator
 from analysis.types import FloatArray
 
 #: Published online-Elo settings: K, number of orders (0 = the given order only).

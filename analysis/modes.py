@@ -1,7 +1,7 @@
 """The words of the analysis settings, each defined once: tie modes and cluster units.
 
 The fits (:mod:`analysis.bt`, :mod:`analysis.bootstrap`), the counts (:mod:`analysis.counts`),
-:func:`analysis.study.analyze`, the report's methods section (:mod:`analysis.html`) and the
+:func:`analysis.study.analyze`, the report's methods section (:mod:`analysis.present.html`) and the
 ``arena report`` options (``--ties``, ``--cluster``) all read them from here. No imports: the CLI
 reads this module before it loads the analysis stack.
 """
@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_TIE_MODE",
     "EXCLUDE",
     "HALF",
+    "MODEL",
     "PROMPT",
     "RATER",
     "RATER_PROMPT",
@@ -37,6 +38,8 @@ TIE_MODE_TEXT: dict[str, str] = {
 }
 
 RATER, PROMPT, VOTE = "rater", "prompt", "vote"
+#: No clustering beyond the model pair: analysis.robust's model-based covariance.
+MODEL = "model"
 #: The intersection of a rater and a prompt, for two-way cluster-robust covariances
 #: (Cameron, Gelbach & Miller 2011).
 RATER_PROMPT = "rater+prompt"

@@ -1,17 +1,17 @@
 """Study report files, and the public entry points of a study analysis.
 
 :func:`analysis.study.analyze` computes everything (re-exported here, as are the result types of
-:mod:`analysis.result`); :func:`write_report` writes the HTML report (:mod:`analysis.html`),
+:mod:`analysis.result`); :func:`write_report` writes the HTML report (:mod:`analysis.present.html`),
 ``analysis.json`` and the CSV tables.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.present import fmt
 from analysis.raters import QualityRules
 from analysis.result import ALL, LEADERBOARD_COLUMNS, QuestionAnalysis, StudyAnalysis
 from analysis.study import analyze
@@ -37,10 +37,6 @@ class ReportFiles:
     csv: dict[str, Path]
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "question"
-
-
 def write_report(analysis: StudyAnalysis, out_dir: Path, *, title: str) -> ReportFiles:
     """Write ``report.html`` (offline, plotly.js inline), ``analysis.json`` and CSV tables.
 
@@ -60,14 +56,16 @@ def write_report(analysis: StudyAnalysis, out_dir: Path, *, title: str) -> Repor
         ``winrate_<q>`` and ``votes_<q>``, ``comparisons`` (the declared comparisons), and with rater quality ``raters`` (flags joined by
         ``;``), ``agreement`` and ``leaderboard_<q>_excluding_flagged``.
     """
-    from analysis.html import render_report  # plotly is imported only when a report is written
+    from analysis.present.html import (
+        render_report,  # plotly is imported only when a report is written
+    )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv: dict[str, Path] = {}
     used: set[str] = set()
     for name, q in analysis.questions.items():
-        slug = _slug(name)
+        slug = fmt.slug(name)
         while slug in used:
             slug += "_"
         used.add(slug)

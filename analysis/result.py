@@ -229,6 +229,9 @@ class StudyAnalysis:
     excluding_flagged: ExcludingFlagged | None = None
     #: :func:`analysis.claims.claim_table`: the declared comparisons, one row per question.
     comparisons: pd.DataFrame | None = None
+    #: :func:`analysis.claims.fit_test` of each question (None for ``"all"``), computed by
+    #: ``analyze`` so that this module needs no statistics module that imports it.
+    fit_tests: dict[str, Any] = field(default_factory=dict)
 
     def comparisons_text(self) -> str:
         """The declared comparisons' sentences, one paragraph each (empty when none)."""
@@ -238,31 +241,20 @@ class StudyAnalysis:
 
     def leaderboard(self, question: str = ALL) -> pd.DataFrame:
         """Leaderboard of ``question`` (``"all"`` by default)."""
-        return self._get(question).leaderboard
+        return self.question(question).leaderboard
 
-    def _get(self, question: str) -> QuestionAnalysis:
+    def question(self, question: str = ALL) -> QuestionAnalysis:
+        """The results of ``question``; an unknown one raises ValueError naming the known ones.
+
+        Terminal text of a result: :mod:`analysis.present.text`."""
         if question not in self.questions:
             raise ValueError(
                 f"unknown question {question!r}; expected one of {list(self.questions)}"
             )
         return self.questions[question]
 
-    def leaderboard_text(self, question: str = ALL) -> str:
-        """Plain-text leaderboard for the terminal (:func:`analysis.text.leaderboard_text`).
-
-        Parameters
-        ----------
-        question : str, default "all"
-            Question to show.
-        """
-        from analysis.text import leaderboard_text
-
-        return leaderboard_text(self, self._get(question))
-
     def to_json(self) -> dict[str, Any]:
         """Everything as plain JSON types (``nan`` becomes ``None``); see docs/statistics.md."""
-        from analysis.claims import fit_test
-
         out: dict[str, Any] = {
             "comparisons": None
             if self.comparisons is None
@@ -302,19 +294,13 @@ class StudyAnalysis:
                         "effective_votes": q.effective_votes(),
                     },
                     "position": None if q.position is None else asdict(q.position),
-                    "fit": _fit_json(fit_test(q)),
+                    "fit": _fit_json(self.fit_tests.get(name)),
                 }
             )
         if self.breakdown is not None:
             out["breakdown"] = _clean(self.breakdown.to_dict(orient="records"))
         out.update(self._quality_json())
         return out
-
-    def quality_text(self) -> str:
-        """One terminal line: raters flagged, by rule, and whether excluding them matters."""
-        from analysis.text import quality_line
-
-        return quality_line(self)
 
     def _quality_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -32,11 +32,12 @@ from analysis.bt import (
 from analysis.counts import ComparisonCounts
 from analysis.dist import norm_sf
 from analysis.frame import A_WINS, B_WINS, TIE
+from analysis.modes import MODEL, PROMPT, RATER, RATER_PROMPT, VOTE
 from analysis.types import FloatArray
 from analysis.winrate import binomial_test_half
 
 #: Covariance types: model-based, vote-level (HC0), one-way cluster, or two-way (CGM 2011).
-ROBUST_UNITS: tuple[str, ...] = ("model", "vote", "rater", "prompt", "rater+prompt")
+ROBUST_UNITS: tuple[str, ...] = (MODEL, VOTE, RATER, PROMPT, RATER_PROMPT)
 
 
 @dataclass(frozen=True)

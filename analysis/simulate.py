@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import as_generator
 from analysis.frame import OUTCOMES
+from analysis.rng import as_generator
 
 
 def simulate_comparisons(

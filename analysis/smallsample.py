@@ -3,7 +3,7 @@
 Every interval in a report treats raters (or prompts) as the independent units. With ``G``
 clusters a cluster-robust variance has about ``G - 1`` degrees of freedom, so a normal critical
 value and a bootstrap that resamples ``G`` clusters both make intervals too narrow when ``G`` is
-small: with 12 raters a nominal 95% bootstrap interval covers about 92% (benchmarks/coverage.py).
+small: with 12 raters a nominal 95% bootstrap interval covers about 92% (benchmarks/interval_coverage.py).
 The corrections here replace the normal reference by Student's t with ``G - 1`` degrees of
 freedom, each in the form its interval needs:
 

@@ -3,7 +3,7 @@
 A study's votes cluster by rater (taste) and by prompt (some prompts suit some models). The
 report's intervals count raters as the clusters; when prompts have effects of their own, an
 interval that ignores them is too narrow (with prompt effects of sd 0.5 on 20 prompts, rater-only
-intervals cover 92% at 12 raters, two-way ones 96%: benchmarks/coverage.py). For each declared
+intervals cover 92% at 12 raters, two-way ones 96%: benchmarks/interval_coverage.py). For each declared
 comparison this module computes the head-to-head interval again with two-way clustering (rater
 and prompt, Cameron, Gelbach & Miller 2011), so the report can say where prompts matter.
 

@@ -19,12 +19,12 @@ from scipy import special
 from analysis.counts import ClusterCounts, ComparisonCounts
 from analysis.dist import beta_ppf, norm_ppf
 from analysis.frame import A_WINS, B_WINS, OUTCOMES
-from analysis.modes import RATER_PROMPT
+from analysis.modes import EXCLUDE, HALF, RATER_PROMPT
 from analysis.smallsample import df_adjusted_deff
 from analysis.types import FloatArray, IntArray
 
 #: How ties enter a win rate: dropped (``exclude``) or half a win each (``half``).
-WIN_RATE_TIES: tuple[str, ...] = ("exclude", "half")
+WIN_RATE_TIES: tuple[str, ...] = (EXCLUDE, HALF)
 
 
 def wilson_interval(

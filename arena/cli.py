@@ -106,7 +106,16 @@ def models_validate(cards_dir: Path | None) -> None:
     from models.cards import load_cards
 
     cards = load_cards(cards_dir)
-    click.echo(f"{len(cards)} model cards are valid.")
+    try:
+        from models.scheduler_check import check_scheduler_keys
+    except ImportError:  # the light install: no diffusers to check [scheduler] keys against
+        click.echo(
+            f"{len(cards)} model cards are valid ([scheduler] keys not checked: no diffusers)."
+        )
+        return
+    unchecked = [c.id for c in cards.values() if not check_scheduler_keys(c)]
+    note = f" ([scheduler] keys not checked, class unknown offline: {', '.join(unchecked)})"
+    click.echo(f"{len(cards)} model cards are valid.{note if unchecked else ''}")
 
 
 # ----------------------------------------------------------------------------- generate
@@ -375,12 +384,14 @@ def report(
     if as_json:
         click.echo(files.json.read_text(encoding="utf-8"))  # computed once, written by the report
         return
+    from analysis.present.text import leaderboard_text, quality_text
+
     click.echo(result.comparisons_text())
     click.echo()
     for question in result.questions:
-        click.echo(result.leaderboard_text(question))
+        click.echo(leaderboard_text(result, question))
         click.echo()
-    click.echo(result.quality_text())
+    click.echo(quality_text(result))
     click.echo(f"Online Elo, SDXL Turbo variant: {result.settings['elo_sdxl_turbo']}.")
     click.echo(f"Report: {files.html}")
 

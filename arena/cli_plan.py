@@ -104,7 +104,7 @@ def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect:
     deff = 1.0 if design_effect is None else design_effect
     n = votes_needed(win_rate, alpha=alpha / pairs, power=power, design_effect=deff)
     click.echo(
-        f"{n} votes per pair detect a win rate of {win_rate:.0%} against 50% "
+        f"{n} votes per pair detect a win rate of {win_rate * 100:.4g}% against 50% "
         f"(two-sided alpha {alpha} over {pairs} pair(s), power {power:.0%}, "
         f"design effect {deff})."
     )

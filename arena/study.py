@@ -6,9 +6,7 @@ folder can be moved or copied as a whole. See ``docs/writing-a-study.md`` for ev
 
 from __future__ import annotations
 
-import difflib
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +14,7 @@ from typing import Any
 
 from arena.choices import BOTH_BAD, OPTIONAL, SIDES, TIE
 from arena.gold import GOLD_KINDS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from models.tomlcheck import Table, read_toml
 
 __all__ = ["Question", "SchedulerSettings", "Study", "StudyError", "load_study", "STUDY_KEYS"]
 
@@ -146,40 +140,9 @@ class Study:
         return (*SIDES, *(c for c in OPTIONAL if offered[c]))
 
 
-class _Reader:
-    """Typed access to a TOML table that turns every problem into one plain StudyError."""
-
-    def __init__(self, path: Path, table: Mapping[str, Any], where: str = "") -> None:
-        self.path, self.table, self.where = path, table, where
-
-    def fail(self, key: str, expected: str, got: Any = None) -> StudyError:
-        shown = f"; got {got!r}" if got is not None else ""
-        return StudyError(f"{self.path}: key '{self.where}{key}' must be {expected}{shown}.")
-
-    def check_keys(self, allowed: set[str] | dict[str, str]) -> None:
-        for key in self.table:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, list(allowed), n=1)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
-                valid = ", ".join(sorted(allowed))
-                raise StudyError(
-                    f"{self.path}: unknown key '{self.where}{key}'.{hint} Valid keys: {valid}."
-                )
-
-    def get(self, key: str, kind: type | tuple[type, ...], expected: str, default: Any = ...):
-        if key not in self.table:
-            if default is ...:
-                raise StudyError(f"{self.path}: missing key '{self.where}{key}' ({expected}).")
-            return default
-        value = self.table[key]
-        # bool is an int in Python; a study saying quota = true is a mistake.
-        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind)):
-            raise self.fail(key, expected, value)
-        return value
-
-
-def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
+def _table(path: Path, table: Mapping[str, Any], prefix: str = "") -> Table:
+    """A checker of one table of the study file (models.tomlcheck words every message)."""
+    return Table(str(path), table, StudyError, prefix)
 
 
 def _resolve(folder: Path, value: str) -> Path:
@@ -212,14 +175,9 @@ def load_study(path: str | Path) -> Study:
         When the file is missing, is not TOML, or a key is unknown, missing or of the wrong type.
     """
     path = Path(path).resolve()
-    if not path.is_file():
-        raise StudyError(f"{path}: study file not found.")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"{path}: not valid TOML ({exc}).") from None
+    data, _ = read_toml(path, StudyError)
     folder = path.parent
-    top = _Reader(path, data)
+    top = _table(path, data)
     top.check_keys(STUDY_KEYS)
 
     name = top.get("name", str, "a string such as 'turbo-vs-base'")
@@ -232,7 +190,7 @@ def load_study(path: str | Path) -> Study:
         raise top.fail("models", "a list without repeats", models)
 
     if "seeds" in data and "seeds_per_prompt" in data:
-        raise StudyError(f"{path}: give either 'seeds' or 'seeds_per_prompt', not both.")
+        raise top.say("give either key 'seeds' or key 'seeds_per_prompt', not both")
     if "seeds_per_prompt" in data:
         n = top.get("seeds_per_prompt", int, "a positive integer")
         if n < 1:
@@ -252,7 +210,7 @@ def load_study(path: str | Path) -> Study:
     if quota < 1:
         raise top.fail("quota", "a positive integer", quota)
 
-    prompts = _Reader(path, top.get("prompts", dict, "a table with a 'file' key"), "prompts.")
+    prompts = _table(path, top.get("prompts", dict, "a table with a 'file' key"), "prompts.")
     prompts.check_keys(PROMPT_KEYS)
     prompts_file = _resolve(folder, prompts.get("file", str, "a path to a TSV, CSV or JSONL file"))
     if not prompts_file.is_file():
@@ -265,7 +223,7 @@ def load_study(path: str | Path) -> Study:
         raise prompts.fail("limit", "a positive integer", limit)
 
     questions = _questions(path, top.get("questions", list, "an array of [[questions]]", None))
-    responses = _Reader(path, top.get("responses", dict, "a table", {}), "responses.")
+    responses = _table(path, top.get("responses", dict, "a table", {}), "responses.")
     responses.check_keys(RESPONSE_KEYS)
 
     max_raters = top.get("max_raters", int, "a positive integer", None)
@@ -334,7 +292,7 @@ def load_study(path: str | Path) -> Study:
 
 def _scheduler(path: Path, table: Mapping[str, Any]) -> SchedulerSettings:
     """The ``[scheduler]`` table, each key checked."""
-    t = _Reader(path, table, "scheduler.")
+    t = _table(path, table, "scheduler.")
     t.check_keys(SCHEDULER_KEYS)
     rules = " or ".join(map(repr, SCHEDULER_RULES))
     rule = t.get("rule", str, rules, "balanced")
@@ -349,7 +307,7 @@ def _scheduler(path: Path, table: Mapping[str, Any]) -> SchedulerSettings:
     return SchedulerSettings(rule, float(floor), every)
 
 
-def _consent(top: _Reader) -> str | None:
+def _consent(top: Table) -> str | None:
     text = top.get("consent", str, "the consent text (plain text)", None)
     if text is not None and not text.strip():
         raise top.fail("consent", "a non-empty consent text (or no consent key)", text)
@@ -362,7 +320,7 @@ def _quality(path: Path, table: Mapping[str, Any]) -> dict[str, float]:
         return {}
     from analysis.raters import QualityRules
 
-    rules = _Reader(path, table, "quality.")
+    rules = _table(path, table, "quality.")
     rules.check_keys(QualityRules.documented())
     out = {}
     for key in table:
@@ -375,13 +333,13 @@ def _questions(path: Path, raw: list | None) -> tuple[Question, ...]:
     if raw is None:
         return (Question(*_DEFAULT_QUESTION),)
     if not raw:
-        raise StudyError(f"{path}: key 'questions' must hold at least one [[questions]] table.")
+        raise _table(path, {}).fail("questions", "at least one [[questions]] table", raw)
     out: list[Question] = []
     for i, item in enumerate(raw):
         where = f"questions[{i}]."
         if not isinstance(item, dict):
-            raise StudyError(f"{path}: key 'questions[{i}]' must be a table with id and text.")
-        q = _Reader(path, item, where)
+            raise _table(path, {}).fail(f"questions[{i}]", "a table with id and text", item)
+        q = _table(path, item, where)
         q.check_keys(QUESTION_KEYS)
         qid = q.get("id", str, "a short name such as 'quality'")
         if not _NAME_RE.match(qid):
@@ -393,7 +351,7 @@ def _questions(path: Path, raw: list | None) -> tuple[Question, ...]:
         out.append(Question(qid, q.get("text", str, "the question shown to raters"), gold))
     ids = [q.id for q in out]
     if len(set(ids)) != len(ids):
-        raise StudyError(f"{path}: question ids must be unique; got {ids}.")
+        raise _table(path, {}).fail("questions", "tables with different ids", ids)
     return tuple(out)
 
 
@@ -407,8 +365,8 @@ def _comparisons(
     for i, item in enumerate(raw):
         where = f"comparisons[{i}]."
         if not isinstance(item, dict):
-            raise StudyError(f"{path}: key 'comparisons[{i}]' must be a table with a and b.")
-        c = _Reader(path, item, where)
+            raise _table(path, {}).fail(f"comparisons[{i}]", "a table with a and b", item)
+        c = _table(path, item, where)
         c.check_keys(COMPARISON_KEYS)
         pair = []
         for side in ("a", "b"):
@@ -426,7 +384,7 @@ def _comparisons(
             if not 0 < margin < 0.5:
                 raise c.fail("margin", "a share of votes between 0 and 0.5, e.g. 0.05", margin)
         elif "margin" in item:
-            raise c.fail("margin", f"absent: a {claim} claim takes no margin", item["margin"])
+            raise c.fail("margin", f"absent (a {claim} claim takes no margin)", item["margin"])
         else:
             margin = 0.0
         questions = c.get(

@@ -10,19 +10,14 @@ This module must stay importable without torch or diffusers (the arena server im
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
+from models.tomlcheck import Table, read_toml, suggestion
 
 __all__ = [
     "BACKENDS",
@@ -91,7 +86,6 @@ _TOP_KEYS = (
 _REQUIRED = ("id", "display_name", "backend", "repo")
 _LORA_KEYS = ("repo", "weight_name", "scale", "fuse")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_LINE_RE = re.compile(r"line (\d+)")
 
 
 class CardError(ValueError):
@@ -186,145 +180,83 @@ def _resolve(repo: str, card_path: Path) -> str:
     return repo
 
 
-def _suggest(word: str, options: Iterable[str], cutoff: float = 0.6) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
-    return f"; did you mean '{match[0]}'?" if match else ""
-
-
-def _type_name(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    names.update({list: "an array", dict: "a table"})
-    return names.get(type(value), f"a {type(value).__name__}")
-
-
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-class _Checker:
-    """Validates one parsed card, building messages that name the file."""
-
-    def __init__(self, path: Path) -> None:
-        self.where = display_path(path)
-
-    def fail(self, message: str) -> CardError:
-        return CardError(f"{self.where}: {message}")
-
-    def unknown(self, key: str, table: str, valid: Iterable[str]) -> CardError:
-        valid = list(valid)
-        hint = _suggest(key, valid)
-        top = table == "the top level"
-        if not hint and top and (key in CALL_KEYS or _suggest(key, CALL_KEYS)):
-            hint = "; pipeline arguments such as num_inference_steps belong in the [call] table"
-        if (
-            table == "[call]"
-        ):  # other [call] keys are allowed, so listing "valid" ones would mislead
-            return self.fail(f"unknown key '{key}' in [call]{hint}")
-        where = "at the top level" if top else f"in {table}"
-        return self.fail(f"unknown key '{key}' {where}{hint} (valid keys: {', '.join(valid)})")
-
-    def typed(self, table: Mapping[str, Any], key: str, kind: type | tuple, what: str, label: str):
-        value = table.get(key)
-        if value is None:
-            return None
-        # bool is an int subclass; a card that says `steps = true` is still wrong.
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            ok = False
-        else:
-            ok = isinstance(value, kind)
-        if not ok:
-            raise self.fail(f"key '{label}' must be {what}, not {_type_name(value)} {value!r}")
-        return value
-
-
-def _check_call(check: _Checker, call: Any) -> dict[str, Any]:
+def _check_call(check: Table, call: Any) -> dict[str, Any]:
     if not isinstance(call, dict):
-        raise check.fail(f"key 'call' must be a table ([call]), not {_type_name(call)}")
+        raise check.fail("call", "a table ([call])", call)
+    table = check.sub("call", call)
     out: dict[str, Any] = {}
     for key, value in call.items():
         if key in _RESERVED_CALL_KEYS:
-            raise check.fail(
-                f"key '{key}' in [call] is set by the generator for every image and must not "
-                "appear in a card"
-            )
-        if key not in CALL_KEYS:
-            near = difflib.get_close_matches(key, CALL_KEYS, n=1, cutoff=0.8)
-            if near:
-                raise check.unknown(key, "[call]", CALL_KEYS)
+            raise table.fail(key, "absent (the generator sets it for every image)", value)
+        # Other [call] keys pass through to the pipeline (models validate checks them against
+        # its signature), so only a near-miss of a known one is refused here, without a list
+        # of "valid" keys that would mislead.
+        if key not in CALL_KEYS and suggestion(key, CALL_KEYS, cutoff=0.8):
+            raise table.unknown(key, None, suggestion(key, CALL_KEYS, cutoff=0.8))
         flat_array = isinstance(value, list) and all(_is_scalar(v) for v in value)
         if not (_is_scalar(value) or flat_array):
-            raise check.fail(
-                f"key '{key}' in [call] must be a TOML scalar (string, number, boolean) or a flat "
-                f"array of them, not {_type_name(value)}"
+            raise table.fail(
+                key, "a TOML scalar (string, number, boolean) or a flat array of them", value
             )
         out[key] = value
-    label = "[call] {}".format
-    check.typed(out, "num_inference_steps", int, "a positive integer", label("num_inference_steps"))
-    check.typed(out, "guidance_scale", (int, float), "a number", label("guidance_scale"))
-    for key in ("height", "width"):
-        size = check.typed(out, key, int, "a positive multiple of 8", label(key))
-        if size is not None and (size <= 0 or size % 8):
-            raise check.fail(f"key '[call] {key}' must be a positive multiple of 8, not {size}")
-    steps = out.get("num_inference_steps")
+    steps = table.get("num_inference_steps", int, "a positive integer", None)
     if steps is not None and steps <= 0:
-        raise check.fail(f"key '[call] num_inference_steps' must be positive, not {steps}")
+        raise table.fail("num_inference_steps", "a positive integer", steps)
+    table.get("guidance_scale", (int, float), "a number", None)
+    for key in ("height", "width"):
+        size = table.get(key, int, "a positive multiple of 8", None)
+        if size is not None and (size <= 0 or size % 8):
+            raise table.fail(key, "a positive multiple of 8", size)
     return out
 
 
-def _check_scheduler(check: _Checker, table: Any) -> SchedulerSpec:
+def _check_scheduler(check: Table, table: Any) -> SchedulerSpec:
     if table is None:
         return SchedulerSpec()
     if not isinstance(table, dict):
-        raise check.fail(f"key 'scheduler' must be a table ([scheduler]), not {_type_name(table)}")
+        raise check.fail("scheduler", "a table ([scheduler])", table)
+    sub = check.sub("scheduler", table)
     options = dict(table)
     name = options.pop("class", None)
     if name is not None and not (isinstance(name, str) and name.endswith("Scheduler")):
-        raise check.fail(
-            f"key '[scheduler] class' must name a diffusers scheduler class such as "
-            f"'EulerDiscreteScheduler', not {name!r}"
+        raise sub.fail(
+            "class", "a diffusers scheduler class such as 'EulerDiscreteScheduler'", name
         )
     for key, value in options.items():
         if isinstance(value, dict):
-            raise check.fail(f"key '[scheduler] {key}' must be a value, not a table")
+            raise sub.fail(key, "a value, not a table", value)
     return SchedulerSpec(name=name, options=options)
 
 
-def _check_lora(check: _Checker, table: Any) -> LoraSpec | None:
+def _check_lora(check: Table, table: Any) -> LoraSpec | None:
     if table is None:
         return None
     if not isinstance(table, dict):
-        raise check.fail(f"key 'lora' must be a table ([lora]), not {_type_name(table)}")
-    for key in table:
-        if key not in _LORA_KEYS:
-            raise check.unknown(key, "[lora]", _LORA_KEYS)
-    if "repo" not in table:
-        raise check.fail("missing required key 'repo' in [lora] (a hub id or a local path)")
-    repo = check.typed(table, "repo", str, "a string", "[lora] repo")
-    weight_name = check.typed(table, "weight_name", str, "a string", "[lora] weight_name")
-    scale = check.typed(table, "scale", (int, float), "a number", "[lora] scale")
-    fuse = check.typed(table, "fuse", bool, "true or false", "[lora] fuse")
+        raise check.fail("lora", "a table ([lora])", table)
+    lora = check.sub("lora", table)
+    lora.check_keys(_LORA_KEYS)
+    scale = lora.get("scale", (int, float), "a number", 1.0)
     return LoraSpec(
-        repo=repo,
-        weight_name=weight_name,
-        scale=1.0 if scale is None else float(scale),
-        fuse=True if fuse is None else fuse,
+        repo=lora.get("repo", str, "a hub id or a local path"),
+        weight_name=lora.get("weight_name", str, "a string", None),
+        scale=float(scale),
+        fuse=lora.get("fuse", bool, "true or false", True),
     )
 
 
-def _parse(path: Path) -> tuple[dict[str, Any], bytes]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CardError(f"{display_path(path)}: cannot read the card ({exc.strerror})") from exc
-    try:
-        return tomllib.loads(raw.decode("utf-8")), raw
-    except UnicodeDecodeError as exc:
-        raise CardError(f"{display_path(path)}: the card is not UTF-8 text") from exc
-    except tomllib.TOMLDecodeError as exc:
-        line = _LINE_RE.search(str(exc))
-        where = f" at line {line.group(1)}" if line else ""
-        reason = str(exc).split(" (at ")[0]
-        raise CardError(f"{display_path(path)}: invalid TOML{where}: {reason}") from exc
+def _check_top_keys(check: Table, data: Mapping[str, Any]) -> None:
+    for key in data:
+        if key not in _TOP_KEYS:
+            hint = ""
+            if not suggestion(key, _TOP_KEYS) and (key in CALL_KEYS or suggestion(key, CALL_KEYS)):
+                hint = (
+                    " (pipeline arguments such as num_inference_steps belong in the [call] table)"
+                )
+            raise check.unknown(key, _TOP_KEYS, hint)
 
 
 def load_card(path: Path | str) -> ModelCard:
@@ -347,44 +279,38 @@ def load_card(path: Path | str) -> ModelCard:
         the file and the offending key.
     """
     path = Path(path)
-    data, raw = _parse(path)
-    check = _Checker(path)
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise check.unknown(key, "the top level", _TOP_KEYS)
+    where = display_path(path)
+    data, raw = read_toml(path, CardError, where)
+    check = Table(where, data, CardError)
+    _check_top_keys(check, data)
     for key in _REQUIRED:
-        if key not in data:
-            raise check.fail(f"missing required key '{key}' (required: {', '.join(_REQUIRED)})")
+        check.get(key, object, f"a string; required: {', '.join(_REQUIRED)}")
 
     def text(key: str) -> str | None:
-        return check.typed(data, key, str, "a string", key)
+        return check.get(key, str, "a string", None)
 
     card_id = text("id")
     if not _ID_RE.match(card_id):
         raise check.fail(
-            f"key 'id' must be lower-case letters, digits, '.', '_' or '-' (it names a folder), "
-            f"not {card_id!r}"
+            "id", "lower-case letters, digits, '.', '_' or '-' (it names a folder)", card_id
         )
     if path.stem != card_id:
         raise check.fail(
-            f"key 'id' is '{card_id}' but the file is named '{path.name}'; "
-            f"rename the file to '{card_id}.toml' or fix the id"
+            "id",
+            f"the file's name '{path.stem}' (rename the file to '{card_id}.toml' or fix the id)",
+            card_id,
         )
     backend = text("backend")
     if backend not in BACKENDS:
         raise check.fail(
-            f"unknown backend '{backend}' in key 'backend'{_suggest(backend, BACKENDS)} "
-            f"(valid: {', '.join(BACKENDS)})"
+            "backend", f"one of {', '.join(BACKENDS)}{suggestion(backend, BACKENDS)}", backend
         )
     dtype = text("dtype") or "float16"
     if dtype not in DTYPES:
-        raise check.fail(
-            f"bad dtype '{dtype}' in key 'dtype'{_suggest(dtype, DTYPES)} "
-            f"(valid: {', '.join(DTYPES)})"
-        )
+        raise check.fail("dtype", f"one of {', '.join(DTYPES)}{suggestion(dtype, DTYPES)}", dtype)
     repo = text("repo")
     if not repo:
-        raise check.fail("key 'repo' must not be empty")
+        raise check.fail("repo", "a hub id or a local path", repo)
     return ModelCard(
         id=card_id,
         display_name=text("display_name"),
@@ -423,14 +349,14 @@ def load_cards(directory: Path | str | None = None) -> dict[str, ModelCard]:
     """
     directory = DEFAULT_CARDS_DIR if directory is None else Path(directory)
     if not directory.is_dir():
-        raise CardError(f"{display_path(directory)}: not a folder of model cards")
+        raise CardError(f"{display_path(directory)}: not a folder of model cards.")
     cards: dict[str, ModelCard] = {}
     for path in sorted(directory.rglob("*.toml")):
         card = load_card(path)
         if card.id in cards:
             raise CardError(
-                f"{display_path(path)}: duplicate id '{card.id}' in key 'id', already declared "
-                f"in {display_path(cards[card.id].path)}; ids must be unique"
+                f"{display_path(path)}: key 'id' must be unique, not '{card.id}', which "
+                f"{display_path(cards[card.id].path)} declares too."
             )
         cards[card.id] = card
     return dict(sorted(cards.items()))

@@ -13,6 +13,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis.claims import Claim, claim_p_value, one_sided_p
+from analysis.present.text import leaderboard_text, quality_text
 from analysis.report import analyze, write_report
 
 
@@ -215,7 +216,7 @@ def test_a_model_against_itself_is_set_aside_not_counted():
     np.testing.assert_array_equal(
         with_self.questions["quality"].counts.table, plain.questions["quality"].counts.table
     )
-    assert "30 self-comparison votes" in with_self.quality_text()
+    assert "30 self-comparison votes" in quality_text(with_self)
     with pytest.raises(ValueError, match="compares a model with itself"):
         analyze(mirror, n_boot=30, elo_orders=0)
 
@@ -236,5 +237,5 @@ def test_a_model_without_votes_in_a_question_is_left_out_of_its_ratings(tmp_path
     assert an.leaderboard("all").set_index("model").loc["c", "separated"] == "not in every question"
     rows = {r["model"]: r for r in an.to_json()["questions"]["alignment"]["leaderboard"]}
     assert rows["c"]["rank"] is None and rows["c"]["rating"] is None
-    assert "no votes" in an.leaderboard_text("alignment")
+    assert "no votes" in leaderboard_text(an, "alignment")
     assert "no votes" in write_report(an, tmp_path, title="t").html.read_text()

@@ -1,6 +1,6 @@
 import math
 
-from analysis import fmt
+from analysis.present import fmt
 
 
 def test_intervals_say_when_a_side_is_unbounded():

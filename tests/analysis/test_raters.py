@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from analysis.frame import COLUMNS, split_kinds
+from analysis.present.text import quality_text
 from analysis.raters import (
     FLAGS,
     RATER_COLUMNS,
@@ -325,7 +326,7 @@ def test_json_csv_and_html(analysed, tmp_path):
     html = files.html.read_text(encoding="utf-8")
     assert 'id="raters"' in html and "Flagged raters" in html and "Krippendorff" in html
     assert html.index("Flagged raters") < html.index("All 15 raters")
-    assert "Raters: 3 of 15 flagged" in a.quality_text()
+    assert "Raters: 3 of 15 flagged" in quality_text(a)
 
 
 def test_order_change_is_reported():
@@ -358,8 +359,8 @@ def test_order_change_is_reported():
     assert ex.leaderboards[ALL]["model"].tolist() == ["m0", "m1"]
     assert ex.order_changed(a.leaderboard(ALL), ALL)
     assert "m1 > m0 to m0 > m1" in ex.sentence(a.leaderboard(ALL), ALL)
-    assert "order changes for all, quality." in a.quality_text()
-    from analysis.html import render_report
+    assert "order changes for all, quality." in quality_text(a)
+    from analysis.present.html import render_report
 
     assert "Flagged raters change the order" in render_report(a, title="t")
 

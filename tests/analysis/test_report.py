@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
+from analysis.present.text import leaderboard_text, quality_text
 from analysis.report import ALL, LEADERBOARD_COLUMNS, analyze, write_report
 from analysis.simulate import simulate_comparisons
 
@@ -69,10 +70,10 @@ def test_json_is_complete_and_serialisable(study):
 
 def test_text_leaderboard(study):
     _, a = study
-    text = a.leaderboard_text("quality")
+    text = leaderboard_text(a, "quality")
     assert "SDXL (50 steps)" in text and "B=150" in text
     with pytest.raises(ValueError, match="unknown question"):
-        a.leaderboard_text("speed")
+        leaderboard_text(a, "speed")
 
 
 def test_report_offline_and_escaped(study, tmp_path):
@@ -129,7 +130,7 @@ def test_question_without_decisive_vote_is_reported_not_rated(study, tmp_path, o
     assert why.startswith("no decisive vote") and f"{n} " in why
     out = json.loads(json.dumps(a.to_json()))
     assert out["settings"]["unrated_questions"] == {"alignment": why}
-    assert "question 'alignment' is not rated" in a.quality_text()
+    assert "question 'alignment' is not rated" in quality_text(a)
     files = write_report(a, tmp_path, title="ties")
     assert "Question alignment is not rated" in files.html.read_text()
 

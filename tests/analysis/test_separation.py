@@ -7,6 +7,7 @@ from scipy import stats
 from analysis.bt import ELO_SCALE, pair_design, pair_stats
 from analysis.counts import count_comparisons
 from analysis.frame import comparisons_frame
+from analysis.present.text import leaderboard_text
 from analysis.profile import profile_bounds
 from analysis.report import ALL, analyze, write_report
 from analysis.separation import open_sides, reachability, win_graph
@@ -58,7 +59,7 @@ def test_separated_json_text_and_html(swept, tmp_path):
     assert q["leaderboard"][0]["ci_high"] is None and q["leaderboard"][0]["ci_low"] > 1000
     assert q["separation"]["flags"] == {"t1": "never won", "t4": "never lost"}
     assert q["separation"]["sentences"][0].startswith("tiny-sdxl-4step won every vote against t1")
-    text = swept.leaderboard_text(ALL)
+    text = leaderboard_text(swept, ALL)
     assert "won every vote against t1: its rating is only bounded below" in text
     assert "≥ " in text and "unbounded" in text and "18–0" in text
     html = write_report(swept, tmp_path, title="tiny").html.read_text(encoding="utf-8")

@@ -286,3 +286,38 @@ def test_plan_refuses_values_outside_their_range(args: list[str], expected: str)
     result = CliRunner().invoke(cli, ["plan", *args])
     assert result.exit_code == 2 and not isinstance(result.exception, ZeroDivisionError)
     assert result.output.strip().splitlines()[-1] == f"Error: {expected}"
+
+
+# ----------------------------------------------------------------------------- TOML files
+def test_a_study_file_that_is_not_utf8_is_one_sentence(make_study) -> None:
+    study, _ = make_study()
+    text = study.path.read_text(encoding="utf-8")
+    study.path.write_bytes(text.replace("title = ", 'title = "caf\xe9" #', 1).encode("latin-1"))
+    message = invoke("report", "--study", str(study.path))
+    assert message.startswith(f"{study.path}: line ")
+    assert "not UTF-8 text (byte 0xe9); save the file as UTF-8." in message
+
+
+def test_a_study_file_with_a_byte_order_mark_loads(make_study) -> None:
+    study, _ = make_study()
+    study.path.write_bytes(b"\xef\xbb\xbf" + study.path.read_bytes())
+    from arena.study import load_study
+
+    assert load_study(study.path).name == study.name
+
+
+def test_a_card_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    card = cards / "latin.toml"
+    card.write_bytes(b'id = "latin"\n# caf\xe9\ndisplay_name = "x"\n')
+    message = invoke("models", "validate", "--cards", str(cards))
+    assert message == f"{card}: line 2: not UTF-8 text (byte 0xe9); save the file as UTF-8."
+
+
+def test_plan_refuses_a_win_rate_no_study_can_detect() -> None:
+    message = invoke("plan", "--win-rate", "0.5001")
+    assert message.startswith("win_rate 0.5001 needs about 196,221,991 votes per pair")
+    assert message.endswith(
+        "expected a win rate further from 0.5 (at most 10,000,000 votes are planned)."
+    )

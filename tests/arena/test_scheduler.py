@@ -51,10 +51,10 @@ def _model(store: Store, study, image) -> str:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ('rule = "clever"', "key 'scheduler.rule' must be 'balanced' or 'adaptive'; got 'clever'"),
-        ("floor = 0", "key 'scheduler.floor' must be a number above 0 and at most 1; got 0"),
+        ('rule = "clever"', "key 'scheduler.rule' must be 'balanced' or 'adaptive', not 'clever'"),
+        ("floor = 0", "key 'scheduler.floor' must be a number above 0 and at most 1, not 0"),
         ("refit_every = 0", "key 'scheduler.refit_every' must be a whole number from 1"),
-        ("rul = 'adaptive'", "unknown key 'scheduler.rul'. Did you mean 'rule'?"),
+        ("rul = 'adaptive'", "unknown key 'scheduler.rul' (did you mean 'rule'?)"),
     ],
 )
 def test_the_scheduler_table_is_checked_in_one_sentence(make_study, table, message) -> None:

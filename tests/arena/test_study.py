@@ -57,7 +57,7 @@ def test_relative_sqlite_url_lands_in_the_study_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "needles"),
     [
-        (lambda t: t.replace("models =", "modles ="), ["'modles'", "Did you mean 'models'?"]),
+        (lambda t: t.replace("models =", "modles ="), ["'modles'", "(did you mean 'models'?)"]),
         (lambda t: t.replace('models = ["a", "b"]', 'models = ["a"]'), ["'models'", "two"]),
         (lambda t: t.replace("quota = 4", "quota = true"), ["'quota'", "positive integer"]),
         (lambda t: t.replace("quota = 4", "quota = 0"), ["'quota'", "positive integer"]),
@@ -169,7 +169,7 @@ def test_declared_comparisons_load_with_their_defaults(tmp_path: Path) -> None:
         ),
         (
             'a = "a"\nb = "b"\nclaim = "non-inferiority"\nmargin = 5',
-            ["'comparisons[0].margin'", "got 5"],
+            ["'comparisons[0].margin'", "not 5"],
         ),
         ('a = "a"\nb = "b"\nmargin = 0.1', ["'comparisons[0].margin'", "takes no margin"]),
         (
@@ -260,3 +260,10 @@ def test_a_byte_order_mark_changes_no_id(tmp_path: Path, name: str) -> None:
     path.write_text(body, encoding="utf-8-sig")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     assert [(p.id, p.text) for p in load_prompts(path)] == [("x1", "a cat"), ("x2", "a dog")]
+
+
+def test_toml_cut_short_names_the_last_line(tmp_path: Path) -> None:
+    path = write_study(tmp_path, 'name = "x"\nmodels = ["a", "b"\n')
+    with pytest.raises(StudyError) as info:
+        load_study(path)
+    assert str(info.value) == f"{path}: line 2: not valid TOML (Unclosed array)."

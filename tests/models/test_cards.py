@@ -82,19 +82,43 @@ def test_full_card_fields(write_card, tmp_path):
         (MINIMAL + "stpes = 4\n", ["unknown key 'stpes'", "valid keys"]),
         (MINIMAL + "displayname = 'x'\n", ["'displayname'", "did you mean 'display_name'"]),
         (MINIMAL + "num_inference_steps = 4\n", ["'num_inference_steps'", "[call]"]),
-        (MINIMAL + "[call]\nnum_inference_step = 4\n", ["[call]", "'num_inference_steps'"]),
-        (MINIMAL + "[call]\nprompt = 'x'\n", ["'prompt'", "set by the generator"]),
-        (MINIMAL + "[call]\nheight = 500\n", ["height", "multiple of 8"]),
-        (MINIMAL + "[call]\nnum_inference_steps = '4'\n", ["num_inference_steps", "integer"]),
-        (MINIMAL + "[call]\nnum_inference_steps = true\n", ["num_inference_steps", "boolean"]),
-        (MINIMAL + "[call.extra]\na = 1\n", ["'extra'", "scalar"]),
-        (MINIMAL + "[lora]\nscale = 1.0\n", ["'repo'", "[lora]"]),
-        (MINIMAL + "[lora]\nrepo = 'a'\nfuze = true\n", ["'fuze'", "did you mean 'fuse'"]),
-        (MINIMAL + "[scheduler]\nclass = 'Euler'\n", ["[scheduler] class", "Euler"]),
-        (MINIMAL + "dtype = 'fp16'\n", ["'fp16'", "dtype", "float32, float16, bfloat16"]),
-        (MINIMAL.replace('"diffusers"', '"difusers"'), ["'difusers'", "diffusers, image-folder"]),
-        (MINIMAL.replace('"Example"', "3"), ["'display_name'", "string"]),
-        (MINIMAL.replace('repo = "org/model"\n', ""), ["missing required key 'repo'"]),
+        (
+            MINIMAL + "[call]\nnum_inference_step = 4\n",
+            ["unknown key 'call.num_inference_step'", "did you mean 'num_inference_steps'"],
+        ),
+        (
+            MINIMAL + "[call]\nprompt = 'x'\n",
+            ["key 'call.prompt' must be absent", "the generator sets it"],
+        ),
+        (
+            MINIMAL + "[call]\nheight = 500\n",
+            ["key 'call.height' must be a positive multiple of 8, not 500"],
+        ),
+        (
+            MINIMAL + "[call]\nnum_inference_steps = '4'\n",
+            ["key 'call.num_inference_steps' must be a positive integer, not '4'"],
+        ),
+        (
+            MINIMAL + "[call]\nnum_inference_steps = true\n",
+            ["key 'call.num_inference_steps'", "not true"],
+        ),
+        (MINIMAL + "[call.extra]\na = 1\n", ["key 'call.extra'", "scalar", "not {a = 1}"]),
+        (MINIMAL + "[lora]\nscale = 1.0\n", ["missing key 'lora.repo'"]),
+        (
+            MINIMAL + "[lora]\nrepo = 'a'\nfuze = true\n",
+            ["unknown key 'lora.fuze'", "did you mean 'fuse'", "valid keys"],
+        ),
+        (MINIMAL + "[scheduler]\nclass = 'Euler'\n", ["key 'scheduler.class'", "not 'Euler'"]),
+        (MINIMAL + "dtype = 'fp16'\n", ["key 'dtype'", "float32, float16, bfloat16", "not 'fp16'"]),
+        (
+            MINIMAL.replace('"diffusers"', '"difusers"'),
+            ["key 'backend'", "diffusers, image-folder", "not 'difusers'"],
+        ),
+        (MINIMAL.replace('"Example"', "3"), ["key 'display_name' must be a string, not 3"]),
+        (
+            MINIMAL.replace('repo = "org/model"\n', ""),
+            ["missing key 'repo'", "required: id, display_name, backend, repo"],
+        ),
     ],
 )
 def test_validation_errors_name_file_and_key(write_card, body, expected):
@@ -126,7 +150,7 @@ def test_id_must_be_a_safe_folder_name(tmp_path):
 def test_invalid_toml_names_the_line(write_card):
     path = write_card("broken", MINIMAL + "[call]\nnum_inference_steps = = 4\n")
     message = _error(path)
-    assert "broken.toml" in message and "invalid TOML at line 6" in message
+    assert "broken.toml" in message and "line 6: not valid TOML" in message
 
 
 def test_duplicate_id_names_both_files(write_card, tmp_path):
@@ -135,7 +159,7 @@ def test_duplicate_id_names_both_files(write_card, tmp_path):
     with pytest.raises(CardError) as info:
         load_cards(tmp_path / "cards")
     message = str(info.value)
-    assert "duplicate id 'twin'" in message and "'id'" in message
+    assert "key 'id' must be unique, not 'twin'" in message and "'id'" in message
     assert str(first) in message and str(second) in message
 
 

@@ -118,7 +118,7 @@ def test_class_and_option_typos_are_card_errors(
 
 def test_call_argument_the_pipeline_lacks(write_card, tiny_card_body):
     body = tiny_card_body() + "guidance_rescal = 0.7\n"
-    with pytest.raises(CardError, match=r"typo\.toml: unknown key 'guidance_rescal' in \[call\]"):
+    with pytest.raises(CardError, match=r"typo\.toml: unknown key 'call\.guidance_rescal'"):
         load_pipeline(load_card(write_card("typo", body)), "cpu")
 
 

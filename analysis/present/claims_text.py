@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from analysis.fmt import p_is, percent, pvalue
+from analysis.present.fmt import p_is, percent, pvalue
 
 
 def _points(share: float) -> str:

@@ -1,4 +1,4 @@
-"""Plotly figures of a study analysis (no HTML assembly here; see :mod:`analysis.html`).
+"""Plotly figures of a study analysis (no HTML assembly here; see :mod:`analysis.present.html`).
 
 Every function returns ``None`` rather than a degenerate figure: a rating without a finite
 interval (separation), fewer than two points, or a matrix of one pair says nothing a table
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis import fmt
+from analysis.present import fmt
 from analysis.separation import NEVER_LOST, NEVER_WON, UNIDENTIFIED
 
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 40}

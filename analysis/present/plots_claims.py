@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.plots import interval_bars, label
+from analysis.present.plots import interval_bars, label
 
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 40}
 

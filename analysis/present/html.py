@@ -3,10 +3,10 @@
 Layout: a one-line study description, warnings for unbounded ratings, a summary with the headline
 of every question ("all" first), then one section per question (leaderboard, head-to-head table,
 differences and predicted win probabilities, tie model, position, clustering, categories,
-rating against speed), the raters (:mod:`analysis.html_raters`) and the methods. Figures are
+rating against speed), the raters (:mod:`analysis.present.html_raters`) and the methods. Figures are
 emitted as ``Plotly.newPlot`` calls on JSON from ``Figure.to_json()``, which escapes ``<``,
 ``>`` and ``/`` as ``\\u`` sequences, so a model name such as ``</script>`` cannot end a script
-element; all other text goes through :func:`html.escape` (:mod:`analysis.html_tables`).
+element; all other text goes through :func:`html.escape` (:mod:`analysis.present.html_tables`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from analysis import html_tables as ht
-from analysis.html_claims import comparisons_html
-from analysis.html_raters import exclusion_warning, raters_html
 from analysis.modes import BOOTSTRAP_UNIT_TEXT, TIE_MODE_TEXT
-from analysis.plots import (
+from analysis.present import html_tables as ht
+from analysis.present.html_claims import comparisons_html
+from analysis.present.html_raters import exclusion_warning, raters_html
+from analysis.present.plots import (
     breakdown_figure,
     breakdown_not_shown,
     difference_figure,
@@ -281,7 +281,7 @@ def _small_sample_item(s: dict) -> str:
         return (
             "Few-cluster corrections: none (asked for with --no-small-sample). With a dozen "
             "raters the uncorrected intervals cover about 92% at a nominal 95% "
-            "(benchmarks/coverage.py)."
+            "(benchmarks/interval_coverage.py)."
         )
     return (
         "Few-cluster corrections (G = raters, or the clusters named above): ratings and "
@@ -291,5 +291,5 @@ def _small_sample_item(s: dict) -> str:
         "use Korn & Graubard's (1998) degrees-of-freedom-adjusted effective votes. With fewer "
         "than two clusters no interval is reported. Each correction vanishes as G grows; with "
         "12 raters they bring the coverage of nominal 95% intervals from 91–92% (83% for the "
-        "simultaneous ones) to 93.5–94% (benchmarks/coverage.py, docs/statistics.md)."
+        "simultaneous ones) to 93.5–94% (benchmarks/interval_coverage.py, docs/statistics.md)."
     )

@@ -7,6 +7,7 @@ one-sided bounds ("≥ 1189") rather than as numbers, so that no reader mistakes
 from __future__ import annotations
 
 import math
+import re
 
 
 def _finite(v: object) -> bool:
@@ -83,3 +84,8 @@ def p_is(p: object) -> str:
     """``p = 0.012`` or ``p < 0.001`` (for running text)."""
     text = pvalue(p)
     return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def slug(text: str) -> str:
+    """``text`` as a file-name part (a question's CSV, ``pairwise_<slug>.csv``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "question"

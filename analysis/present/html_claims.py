@@ -2,8 +2,8 @@
 
 One paragraph per comparison and question (the same sentences as the terminal and the JSON), a
 compact table with the head-to-head and Bradley–Terry answers side by side, the goodness of fit
-of Bradley–Terry per question, and the win-rate figure (:mod:`analysis.plots_claims`). Every
-piece of data goes through :func:`analysis.html_tables.esc`.
+of Bradley–Terry per question, and the win-rate figure (:mod:`analysis.present.plots_claims`). Every
+piece of data goes through :func:`analysis.present.html_tables.esc`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
-from analysis import fmt
 from analysis.claims import NOT_TESTED
-from analysis.html_tables import esc, not_shown_html, table
-from analysis.plots_claims import comparisons_figure
+from analysis.present import fmt
+from analysis.present.html_tables import esc, not_shown_html, table
+from analysis.present.plots_claims import comparisons_figure
 
 if TYPE_CHECKING:
     from analysis.result import StudyAnalysis

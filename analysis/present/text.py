@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from analysis import fmt
+from analysis.present import fmt
+from analysis.result import ALL
 
 if TYPE_CHECKING:
-    from analysis.result import QuestionAnalysis, StudyAnalysis
+    from analysis.result import StudyAnalysis
 
 
 def _cell(v: object) -> str:
@@ -21,15 +22,15 @@ def _ranks(row: object) -> str:
     return "–" if pd.isna(row.rank_low) else f"{row.rank_low}-{row.rank_high}"
 
 
-def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
+def leaderboard_text(analysis: StudyAnalysis, question: str = ALL) -> str:
     """Leaderboard of one question as aligned text, with a plain note when ratings are unbounded.
 
     Parameters
     ----------
     analysis : StudyAnalysis
         The study (settings and display names).
-    q : QuestionAnalysis
-        The question to show.
+    question : str, default "all"
+        The question to show; an unknown one raises ValueError.
 
     Returns
     -------
@@ -37,6 +38,7 @@ def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
         Header (votes, raters, method, B, seed), one row per model, and — under separation —
         one sentence per unbounded rating followed by the win rates, which stay valid.
     """
+    q = analysis.question(question)
     s = analysis.settings
     lb = q.leaderboard
     lvl = int(round(s["level"] * 100))
@@ -90,7 +92,7 @@ def leaderboard_text(analysis: StudyAnalysis, q: QuestionAnalysis) -> str:
     return "\n".join(lines)
 
 
-def quality_line(analysis: StudyAnalysis) -> str:
+def quality_text(analysis: StudyAnalysis) -> str:
     """One line: how many raters were flagged, by which rule, and whether it changes the order.
 
     Parameters

@@ -1,6 +1,6 @@
 """The report's "Raters" section: flagged raters, the rules, agreement, ratings without them.
 
-Every piece of data goes through :func:`html.escape` (:func:`analysis.html_tables.table`).
+Every piece of data goes through :func:`html.escape` (:func:`analysis.present.html_tables.table`).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from analysis import fmt
-from analysis.html_tables import esc, one_sided_note, table
+from analysis.present import fmt
+from analysis.present.html_tables import esc, one_sided_note, table
 from analysis.raters import QualityRules
 
 if TYPE_CHECKING:

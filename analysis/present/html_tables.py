@@ -1,6 +1,6 @@
 """HTML tables and paragraphs of the report; every piece of data goes through :func:`html.escape`.
 
-Numbers are formatted for reading (:mod:`analysis.fmt`): ratings to the Elo point, intervals as
+Numbers are formatted for reading (:mod:`analysis.present.fmt`): ratings to the Elo point, intervals as
 "[low, high]" or "≥ low" when one side is unbounded, explained by a footnote under each table
 that has one (:func:`one_sided_note`). The unrounded values, and the columns a table leaves out
 to fit the page, are in the CSV files.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from analysis import fmt
+from analysis.present import fmt
 
 if TYPE_CHECKING:
     from analysis.result import QuestionAnalysis, StudyAnalysis
@@ -262,7 +262,6 @@ def head_to_head_html(q: QuestionAnalysis, names: Mapping[str, str], level: floa
     (votes independent, as in FastChat) would more than double the table's width; they are in
     ``pairwise_<question>.csv``, and a note under the table says so.
     """
-    from analysis.report import _slug  # the CSV's name, as write_report gives it
 
     lvl = round(level * 100)
     rows = []
@@ -292,7 +291,7 @@ def head_to_head_html(q: QuestionAnalysis, names: Mapping[str, str], level: floa
     )
     return table(headers, rows, "pairs", names={0, 1}) + note(
         f"Wins and losses are decisive votes; the win rate leaves ties out. The full table, "
-        f"with {more}, is pairwise_{_slug(q.question)}.csv beside this report."
+        f"with {more}, is pairwise_{fmt.slug(q.question)}.csv beside this report."
     )
 
 
