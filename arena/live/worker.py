@@ -1,0 +1,89 @@
+"""The generation worker: a process of its own that owns the live models' pipelines.
+
+The server never imports torch or diffusers (docs/design.md's import rules): it hands battles
+to this process through a bounded queue (:mod:`arena.live.hub`) and reads what comes back on a
+second queue. The worker loads every live model once, at start, and keeps it loaded, then
+draws each battle's two images one after the other, cheaper model first, so the fast model's
+image reaches the page while the slower one is still drawing.
+
+Messages it sends: ``("ready", info)`` once the pipelines are loaded, ``("image", token, side,
+image)`` per image, ``("failed", token, side, sentence)`` when an image could not be drawn and
+``("fatal", sentence)`` when the worker cannot start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Job", "run"]
+
+#: One battle's work: token, prompt, seed, and (side, model id) in the order to draw them.
+Job = tuple[str, str, int, tuple[tuple[str, str], ...]]
+
+
+def _png(image: Any) -> bytes:
+    # No metadata: the same pixels give the same bytes, so the sha256 names the image.
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def run(
+    cards_dir: str, models: tuple[str, ...], image_dir: str, device: str | None, jobs, results
+) -> None:
+    """The worker process's main loop: until it reads ``None`` from ``jobs``."""
+    try:
+        import torch
+
+        from models.backends import load_pipeline
+        from models.cards import load_cards
+        from models.manifest import atomic_write_bytes
+
+        cards = load_cards(cards_dir)
+        pipes = {m: load_pipeline(cards[m], device) for m in models}
+        params = {m: p.params() for m, p in pipes.items()}
+    except Exception as exc:  # said on the server's log and to raters; never a traceback
+        results.put(("fatal", f"The live models could not be loaded: {exc}"))
+        return
+    results.put(("ready", {m: p.device for m, p in pipes.items()}))
+    folder = Path(image_dir) / "live"
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        token, prompt, seed, order = job
+        for side, model in order:
+            try:
+                loaded = pipes[model]
+                cuda = torch.device(loaded.device).type == "cuda"
+                if cuda:
+                    torch.cuda.synchronize()
+                began = time.perf_counter()
+                image = loaded([prompt], [seed])[0]
+                if cuda:
+                    torch.cuda.synchronize()
+                latency_ms = (time.perf_counter() - began) * 1000
+                data = _png(image)
+                sha = hashlib.sha256(data).hexdigest()
+                atomic_write_bytes(folder / f"{sha}.png", data)
+                results.put(
+                    (
+                        "image",
+                        token,
+                        side,
+                        {
+                            "path": f"live/{sha}.png",
+                            "sha256": sha,
+                            "width": image.width,
+                            "height": image.height,
+                            "latency_ms": latency_ms,
+                            "params": {**params[model], "seed": seed},
+                        },
+                    )
+                )
+            except Exception as exc:
+                results.put(("failed", token, side, f"{model} could not draw this prompt: {exc}"))
