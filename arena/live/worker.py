@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ def run(
 
         cards = load_cards(cards_dir)
         pipes = {m: load_pipeline(cards[m], device) for m in models}
+        if all(p.device == "cpu" for p in pipes.values()):
+            # On a CPU the worker shares the cores with the web server: half of them for
+            # drawing, so a busy live mode leaves the vote path cores of its own.
+            torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
         params = {m: p.params() for m, p in pipes.items()}
     except Exception as exc:  # said on the server's log and to raters; never a traceback
         results.put(("fatal", f"The live models could not be loaded: {exc}"))

@@ -89,7 +89,12 @@
     if (data.images.left && data.images.right) {
       clearInterval(S.poll); S.poll = null;
       await Promise.all(waits);
-      if (data.token === S.token && !S.voted) { S.shownAt = performance.now(); enable(true); }
+      if (data.token === S.token && !S.voted) {
+        S.shownAt = performance.now();
+        enable(true);
+        // Both answers are up: the keys vote now (they type while the prompt box has focus).
+        if (document.activeElement === $("live-prompt")) $("live-prompt").blur();
+      }
     }
   };
 

@@ -158,7 +158,17 @@ def test_live_votes_leave_the_controlled_votes_and_report_unchanged(
     study_builder, tmp_path
 ) -> None:
     runner = CliRunner()
-    report = ["report", "--study", None, "--bootstrap", "20", "--elo-orders", "0", "--no-small-sample", "--json"]
+    report = [
+        "report",
+        "--study",
+        None,
+        "--bootstrap",
+        "20",
+        "--elo-orders",
+        "0",
+        "--no-small-sample",
+        "--json",
+    ]
     with live_server(study_builder, tmp_path) as (base, study, store, hub):
         for name, choices in enumerate(("LRRL", "RLLR", "LRTL", "RLTR", "LLRR", "RRLL")):
             with RaterClient(base) as rater:
