@@ -109,19 +109,19 @@ def test_a_full_queue_answers_busy_at_once_and_the_queued_prompt_is_drawn(
     study_builder, tmp_path
 ) -> None:
     # The worker is not started: the queue (one place) fills with the first prompt.
-    with live_server(study_builder, tmp_path, start=False, queue=1) as (base, study, store, hub):
-        with httpx.Client(base_url=base) as client:
-            first = client.post("api/live/prompt", json={"prompt": "a red circle", "rater": "r1"})
-            assert first.status_code == 200
-            busy = client.post("api/live/prompt", json={"prompt": "a blue square", "rater": "r1"})
-            assert busy.status_code == 503
-            assert busy.json()["error"] == {"code": "busy", "message": BUSY_MESSAGE, "retry": True}
-            hub.start()
-            state = first.json()
-            while not state["done"]:
-                time.sleep(0.05)
-                state = client.post("api/live/poll", json={"token": state["token"]}).json()
-            assert state["images"]["left"] and state["images"]["right"]
+    server = live_server(study_builder, tmp_path, start=False, queue=1)
+    with server as (base, study, store, hub), httpx.Client(base_url=base) as client:
+        first = client.post("api/live/prompt", json={"prompt": "a red circle", "rater": "r1"})
+        assert first.status_code == 200
+        busy = client.post("api/live/prompt", json={"prompt": "a blue square", "rater": "r1"})
+        assert busy.status_code == 503
+        assert busy.json()["error"] == {"code": "busy", "message": BUSY_MESSAGE, "retry": True}
+        hub.start()
+        state = first.json()
+        while not state["done"]:
+            time.sleep(0.05)
+            state = client.post("api/live/poll", json={"token": state["token"]}).json()
+        assert state["images"]["left"] and state["images"]["right"]
 
 
 # ----------------------------------------------------------------------------- votes and storage
