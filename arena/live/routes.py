@@ -29,6 +29,7 @@ __all__ = ["live_router", "BUSY_MESSAGE", "EMPTY_MESSAGE"]
 
 BUSY_MESSAGE = "The live models are busy; try again in a few seconds."
 EMPTY_MESSAGE = "Type a prompt first; the box is empty."
+UNAVAILABLE_MESSAGE = "The live models could not be loaded; please tell the researcher."
 FAILED_MESSAGE = "This prompt could not be drawn; please try another one."
 _SHA_PNG = re.compile(r"^([0-9a-f]{64})\.png$")
 _RATER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
@@ -105,6 +106,8 @@ def live_router(study: Study, hub: LiveHub, display_names: dict[str, str]) -> AP
             try:
                 battle = hub.submit(text, rater)
             except Busy:
+                if hub.fatal:  # the worker could not load the models: the log says why
+                    raise _Failure("unavailable", UNAVAILABLE_MESSAGE) from None
                 raise _Failure("busy", BUSY_MESSAGE) from None
             return _state(battle)
 
