@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import queue
 import time
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,15 @@ def run(
         return
     results.put(("ready", {m: p.device for m, p in pipes.items()}))
     folder = Path(image_dir) / "live"
+    parent = os.getppid()
     while True:
-        job = jobs.get()
+        try:
+            job = jobs.get(timeout=1.0)
+        except queue.Empty:
+            # A server killed outright never sends None: its worker must not outlive it.
+            if os.getppid() != parent:
+                return
+            continue
         if job is None:
             return
         token, prompt, seed, order = job
