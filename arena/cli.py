@@ -343,6 +343,12 @@ def _display_names(study: Study, store: Any) -> dict[str, str]:
     help="Few-cluster corrections (Student t with G-1 degrees of freedom) on every interval.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Report the live arena's votes (raters' own prompts) in their own section instead; "
+    "they never enter the controlled analysis.",
+)
 @plain_errors
 def report(
     study_path: Path | None,
@@ -356,8 +362,13 @@ def report(
     small_sample: bool,
     as_json: bool,
     elo_orders: int,
+    live: bool,
 ) -> None:
     """Rate the models from the votes; write report.html and CSV files."""
+    if live:
+        from arena.cli_live import report_live
+
+        return report_live(study_path, database, out)
     df, title, latency, names = _comparisons(study_path, comparisons, database)
     from analysis.report import QualityRules, analyze, write_report
 
@@ -405,11 +416,20 @@ def report(
     required=True,
     help="Output file: .csv, .jsonl/.ndjson or .parquet.",
 )
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Export the live arena's votes (prompt, models, outcome, images, latencies) instead.",
+)
 @plain_errors
-def export(study_path: Path, database: str | None, out: Path) -> None:
+def export(study_path: Path, database: str | None, out: Path, live: bool) -> None:
     """Write the study's votes as a comparisons file (one row per vote)."""
     from arena.comparisons_io import check_suffix, with_display_names, write_comparisons
 
+    if live:
+        from arena.cli_live import export_live
+
+        return export_live(study_path, database, out)
     check_suffix(out)  # refuse an unsupported file before reading the database
     votes = _comparisons(study_path, None, database)
     write_comparisons(with_display_names(votes.frame, votes.names), out)

@@ -29,6 +29,7 @@ from arena.app import build_app, page_assets
 from arena.store import Store
 
 if TYPE_CHECKING:
+    from arena.live.hub import LiveHub
     from arena.study import Study
 
 __all__ = ["create_server", "serve", "IMAGE_CACHE", "SHADOWED"]
@@ -137,10 +138,17 @@ def _admin(app: FastAPI, study: Study, store: Store, password: str | None) -> No
         )
 
 
-def create_server(study: Study, store: Store, *, admin_password: str | None = None) -> FastAPI:
+def create_server(
+    study: Study,
+    store: Store,
+    *,
+    admin_password: str | None = None,
+    live: LiveHub | None = None,
+) -> FastAPI:
     """The ASGI app for one study: images, the admin page, then the Gradio page at ``/``.
 
-    ``admin_password`` turns on ``/admin`` behind HTTP Basic auth (user ``admin``).
+    ``admin_password`` turns on ``/admin`` behind HTTP Basic auth (user ``admin``); ``live``
+    (:func:`arena.live.hub.open_live`) adds the live page at ``/live``; its owner closes it.
     """
     router, stop_api = api_router(study, store)
 
@@ -151,6 +159,10 @@ def create_server(study: Study, store: Store, *, admin_password: str | None = No
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.include_router(router)
+    if live is not None:
+        from arena.live.routes import live_router
+
+        app.include_router(live_router(study, live, live.display_names))
     _image_route(app, study, store)
     _shadow(app)
     _admin(app, study, store, admin_password)
@@ -182,5 +194,12 @@ def serve(
     """Run the arena with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_server(study, store, admin_password=admin_password)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    from arena.live.hub import open_live
+
+    live = open_live(study, store)  # the [live] table's worker process, if the study has one
+    try:
+        app = create_server(study, store, admin_password=admin_password, live=live)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        if live is not None:
+            live.close()

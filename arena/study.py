@@ -14,6 +14,7 @@ from typing import Any
 
 from arena.choices import BOTH_BAD, OPTIONAL, SIDES, TIE
 from arena.gold import GOLD_KINDS
+from arena.live.config import check_live
 from models.tomlcheck import Table, read_toml
 
 __all__ = ["Question", "SchedulerSettings", "Study", "StudyError", "load_study", "STUDY_KEYS"]
@@ -47,6 +48,7 @@ STUDY_KEYS: dict[str, str] = {
     "reference": "model the default comparisons set against every other model (default: the first model)",
     "comparisons": "array of tables: a, b, claim, margin, questions (default: reference against each model)",
     "scheduler": "table: rule ('balanced' or 'adaptive'), floor, refit_every (default: balanced)",
+    "live": "table: models, max_prompt_chars, queue, device: raters' own prompts (arena.live)",
 }
 #: The ``[scheduler]`` table's keys (arena.scheduler) and their descriptions.
 SCHEDULER_KEYS: dict[str, str] = {
@@ -179,6 +181,7 @@ def load_study(path: str | Path) -> Study:
     folder = path.parent
     top = _table(path, data)
     top.check_keys(STUDY_KEYS)
+    check_live(path, data.get("live"))  # the [live] table's own module (arena/live/config.py)
 
     name = top.get("name", str, "a string such as 'turbo-vs-base'")
     if not _NAME_RE.match(name):

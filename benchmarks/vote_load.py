@@ -50,6 +50,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
+from _live_load import LIVE_MODES, LiveLoad, live_table  # noqa: E402
 from _rawhttp import Connection, HTTPError  # noqa: E402
 
 from models.manifest import ManifestEntry, sha256_file, write_manifest  # noqa: E402
@@ -66,8 +67,9 @@ PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
 TRANSPORT = (OSError, HTTPError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)
 
 
-def write_study(folder: Path, n_prompts: int, quota: int) -> Path:
-    """A study with ``n_prompts`` prompts, four models, one seed and two questions."""
+def write_study(folder: Path, n_prompts: int, quota: int, live: bool = False) -> Path:
+    """A study with ``n_prompts`` prompts, four models, one seed and two questions (and a
+    [live] table of the toy models when ``live``)."""
     images = folder / "images"
     entries = []
     for m, model in enumerate(MODELS):
@@ -99,6 +101,7 @@ def write_study(folder: Path, n_prompts: int, quota: int) -> Path:
         '[prompts]\nfile = "prompts.csv"\n'
         '[[questions]]\nid = "quality"\ntext = "Which is better?"\n'
         '[[questions]]\nid = "alignment"\ntext = "Which matches the prompt?"\n'
+        + (live_table() if live else "")
     )
     return study
 
@@ -108,6 +111,7 @@ class Run:
     """One run's setting and what its raters saw during the load phase."""
 
     database: str
+    live: str  # off, idle, busy (benchmarks/_live_load.py)
     processes: int
     raters: int
     offered: float  # votes/s if every answer were instant
@@ -313,7 +317,15 @@ def run_once(run: Run, study: Path, url: str, args: argparse.Namespace) -> None:
         for server, port, log in zip(servers[1:], ports[1:], logs[1:], strict=True):
             wait_up(server, port, log)
         watched = [psutil.Process(s.pid) for s in servers]
-        asyncio.run(drive(run, ports, args, lambda: sum(sum(p.cpu_times()[:2]) for p in watched)))
+        live = LiveLoad(ports[0], run.live == "busy")
+        if run.live != "off":
+            live.ready()
+        with live:
+            asyncio.run(
+                drive(run, ports, args, lambda: sum(sum(p.cpu_times()[:2]) for p in watched))
+            )
+        if run.live == "busy":
+            print(f"live prompts {dict(live.answers)} by HTTP status; {live.drawn} battles drawn")
     finally:
         for server in servers:
             server.terminate()
@@ -344,12 +356,12 @@ def report(run: Run) -> None:
 
 
 def summary(runs: list[Run]) -> None:
-    print("\n| db | procs | raters | offered/s | achieved/s | p50 ms | p95 ms | p99 ms | "
+    print("\n| db | live | procs | raters | offered/s | achieved/s | p50 ms | p95 ms | p99 ms | "
           "max ms | errors | server CPU ms/vote | loadgen CPU ms/vote | lost | dups |")  # fmt: skip
-    print("|---|" + "---:|" * 13)
+    print("|---|---|" + "---:|" * 13)
     for r in runs:
         print(
-            f"| {r.database} | {r.processes} | {r.raters} | {r.offered:.0f} | {r.achieved:.1f} "
+            f"| {r.database} | {r.live} | {r.processes} | {r.raters} | {r.offered:.0f} | {r.achieved:.1f} "
             f"| {' | '.join(f'{r.percentile(p):.1f}' for _, p in PERCENTILES)} "
             f"| {sum(r.errors.values())} | {r.per_vote(r.server_cpu):.2f} "
             f"| {r.per_vote(r.loadgen_cpu):.2f} | {' | '.join(map(str, r.losses()))} |"
@@ -374,24 +386,32 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument("--prompts", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--live", default="off", help=f"live modes to run, comma-separated: {', '.join(LIVE_MODES)}"
+    )
     args = parser.parse_args()
+    modes = [m.strip() for m in args.live.split(",")]
+    if any(m not in LIVE_MODES for m in modes):
+        parser.error(f"--live takes {', '.join(LIVE_MODES)}; got {args.live!r}")
 
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
-        study = write_study(Path(tmp), args.prompts, quota=10_000)
-        for procs in args.processes:
-            for n in args.raters:
-                run = Run(args.database, procs, n, n / args.interval)
-                print(f"\n== {args.database}, {procs} server process{'es' if procs > 1 else ''}, "
-                      f"{n} raters, a vote {args.interval:g} s after each answer, "
-                      f"{args.duration:g} s", flush=True)  # fmt: skip
-                url, remove = fresh_database(args.database, args.pg_url, Path(tmp), len(runs))
-                try:
-                    run_once(run, study, url, args)
-                finally:
-                    remove()
-                report(run)
-                runs.append(run)
+        runs_of = [(p, n, m) for p in args.processes for n in args.raters for m in modes]
+        for procs, n, mode in runs_of:
+            folder = Path(tmp) / f"study-{mode}"
+            folder.mkdir(exist_ok=True)
+            study = write_study(folder, args.prompts, 10_000, mode != "off")
+            run = Run(args.database, mode, procs, n, n / args.interval)
+            print(f"\n== {args.database}, live {mode}, {procs} server process{'es' if procs > 1 else ''}, "
+                  f"{n} raters, a vote {args.interval:g} s after each answer, "
+                  f"{args.duration:g} s", flush=True)  # fmt: skip
+            url, remove = fresh_database(args.database, args.pg_url, Path(tmp), len(runs))
+            try:
+                run_once(run, study, url, args)
+            finally:
+                remove()
+            report(run)
+            runs.append(run)
     summary(runs)
 
 

@@ -5,6 +5,7 @@
 """
 
 from arena.store.frames import COMPARISON_COLUMNS, OUTCOME_OF_CHOICE
+from arena.store.live import LIVE_COLUMNS, LiveStore
 from arena.store.overview import StudyOverview
 from arena.store.store import TRIAL_KIND, Store
 from arena.store.types import (
@@ -18,6 +19,8 @@ from arena.store.types import (
 
 __all__ = [
     "COMPARISON_COLUMNS",
+    "LIVE_COLUMNS",
+    "LiveStore",
     "OUTCOME_OF_CHOICE",
     "TRIAL_KIND",
     "ImageRef",

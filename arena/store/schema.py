@@ -39,6 +39,9 @@ __all__ = [
     "VoteRow",
     "CellCountRow",
     "ConsentRefusalRow",
+    "LiveBattleRow",
+    "LiveImageRow",
+    "LiveVoteRow",
     "RATER_SOURCES",
 ]
 
@@ -224,3 +227,63 @@ class CellCountRow(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
     draw: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class LiveBattleRow(Base):
+    """A prompt a rater typed in live mode and the two models drawn to answer it.
+
+    Live rows are apart from the controlled study's (``trials``, ``votes``): the comparisons
+    frame never reads them, so the controlled analysis is the same with or without live mode.
+    """
+
+    __tablename__ = "live_battles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Pseudonymous id the live page made (or the ``rater`` of its link); never an IP.
+    rater: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    left_model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    right_model_id: Mapped[int] = mapped_column(ForeignKey("models.id"))
+    seed: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LiveImageRow(Base):
+    """One side's generated image of a live battle, saved under ``<images>/live/``."""
+
+    __tablename__ = "live_images"
+    __table_args__ = (
+        UniqueConstraint("battle_id", "side"),
+        Index("ix_live_images_sha256", "sha256"),
+        CheckConstraint("side IN ('left', 'right')", name="ck_live_images_side"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    battle_id: Mapped[int] = mapped_column(ForeignKey("live_battles.id", ondelete="CASCADE"))
+    side: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(1000))  # relative to the study's image folder
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LiveVoteRow(Base):
+    """The answer to one live battle (at most one), with the client-measured decision time."""
+
+    __tablename__ = "live_votes"
+    __table_args__ = (
+        CheckConstraint(f"choice IN {CHOICES!r}", name="ck_live_votes_choice"),
+        CheckConstraint("decision_ms >= 0", name="ck_live_votes_decision_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    battle_id: Mapped[int] = mapped_column(
+        ForeignKey("live_battles.id", ondelete="CASCADE"), unique=True
+    )
+    choice: Mapped[str] = mapped_column(String(20))
+    decision_ms: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

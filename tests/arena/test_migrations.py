@@ -115,6 +115,7 @@ def _check_release_data(store: Store) -> None:
         "images": 2,
         "cell_counts": 0,
         "consent_refusals": 0,  # a table of a later revision, empty
+        **dict.fromkeys(("live_battles", "live_images", "live_votes"), 0),  # revision 0007
     }
     df = store.comparisons("old")
     assert df[["model_a", "model_b", "outcome", "rater"]].values.tolist() == [
@@ -357,3 +358,43 @@ def test_revision_0006_adds_pair_probability_and_keeps_every_vote(db_url) -> Non
         _check_release_data(store)
     finally:
         store.close()
+
+
+LIVE_TABLES = {"live_battles", "live_images", "live_votes"}
+
+
+def test_revision_0007_adds_the_live_tables_and_keeps_every_vote(db_url) -> None:
+    """0007 only adds tables: the controlled votes read back the same at 0006 and 0007, and
+    a live vote stored at 0007 goes with its tables on the way back."""
+    engine = make_engine(db_url)
+    release.Base.metadata.create_all(engine)
+    _fill_release(engine)
+    upgrade(engine, "0006")
+    assert not LIVE_TABLES & set(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert set(inspect(engine).get_table_names()) >= LIVE_TABLES
+    engine.dispose()
+    store = Store.open(db_url)
+    try:
+        from arena.store import LiveStore
+
+        _check_release_data(store)
+        before = store.comparisons("old")
+        live = LiveStore(store)
+        live.add_battle("old", "tok-live", "r9", "a red circle", ("alpha", "beta"), 3)
+        image = {"path": "live/x.png", "sha256": "0" * 64, "width": 8, "height": 8}
+        live.add_image("tok-live", "left", {**image, "latency_ms": 1.0, "params": {}})
+        assert live.add_vote("tok-live", "left", 100.0)
+        assert live.frame("old")["outcome"].tolist() == ["a"]
+        assert store.comparisons("old").equals(before)
+    finally:
+        store.close()
+    engine = make_engine(db_url)
+    downgrade(engine, "0006")
+    assert not LIVE_TABLES & set(inspect(engine).get_table_names())
+    engine.dispose()
+    engine = make_engine(db_url)
+    upgrade(engine, "0006")  # still 0006: nothing to do
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM votes")).scalar_one() == 1
+    engine.dispose()

@@ -1,0 +1,170 @@
+"""The live page's routes: ``GET /live``, ``POST /api/live/prompt|poll|vote`` and
+``GET /live/images/<sha256>``.
+
+Errors have the rater API's shape (``{code, message, retry}``, docs/http-api.md). A poll is a
+dictionary read in memory; the prompt and the vote are queued to the hub's own store thread,
+so live mode adds no work to the controlled study's vote path (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from arena.api import _body, _error, _Failure, _json, _string
+from arena.live.hub import Battle, Busy, LiveHub
+from arena.live.page import live_html
+
+if TYPE_CHECKING:
+    from arena.study import Study
+
+__all__ = ["live_router", "BUSY_MESSAGE", "EMPTY_MESSAGE"]
+
+BUSY_MESSAGE = "The live models are busy; try again in a few seconds."
+EMPTY_MESSAGE = "Type a prompt first; the box is empty."
+UNAVAILABLE_MESSAGE = "The live models could not be loaded; please tell the researcher."
+FAILED_MESSAGE = "This prompt could not be drawn; please try another one."
+_SHA_PNG = re.compile(r"^([0-9a-f]{64})\.png$")
+_RATER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+#: Longest a vote waits for its store write before the rater is asked to retry.
+VOTE_WAIT_S = 30.0
+
+
+def _image(battle: Battle, side: str) -> dict[str, Any] | None:
+    image = battle.images.get(side)
+    if image is None:
+        return None
+    return {
+        "url": f"live/images/{image['sha256']}.png",
+        "width": int(image["width"]),
+        "height": int(image["height"]),
+    }
+
+
+def _state(battle: Battle) -> dict[str, Any]:
+    """What the page may know of a battle: images by hash, never the models before a vote."""
+    sides = ("left", "right")
+    out: dict[str, Any] = {
+        "token": battle.token,
+        "images": {s: _image(battle, s) for s in sides},
+        "failed": FAILED_MESSAGE if battle.failed else None,
+        "done": all(s in battle.images or s in battle.failed for s in sides),
+        "voted": battle.choice is not None,
+    }
+    return out
+
+
+def live_router(study: Study, hub: LiveHub, display_names: dict[str, str]) -> APIRouter:
+    """The live routes of ``study``; ``display_names`` (model id -> name) are shown after a vote."""
+    router = APIRouter()
+    settings = hub.settings
+    page = live_html(study, settings)
+    root = settings.image_dir.resolve()
+
+    def battle_of(body: dict[str, Any]) -> Battle:
+        token = _string(body, "token")
+        battle = hub.battle(token)
+        if battle is None:
+            raise _Failure(
+                "unknown_trial", "This drawing is not known here; type the prompt again."
+            )
+        return battle
+
+    async def answer(work) -> Response:
+        try:
+            return _json(await work())
+        except _Failure as exc:
+            return _error(exc.code, str(exc))
+
+    @router.get("/live", include_in_schema=False)
+    async def live_page() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @router.post("/api/live/prompt", include_in_schema=False)
+    async def prompt(request: Request) -> Response:
+        async def work() -> dict[str, Any]:
+            body = await _body(request)
+            text = (_string(body, "prompt") or "").strip()
+            rater = _string(body, "rater", optional=True) or ""
+            if not text:
+                raise _Failure("invalid", EMPTY_MESSAGE)
+            if len(text) > settings.max_prompt_chars:
+                raise _Failure(
+                    "invalid",
+                    f"The prompt is {len(text)} characters long; the most is "
+                    f"{settings.max_prompt_chars}.",
+                )
+            if not _RATER.match(rater):
+                raise _Failure("invalid", "The field 'rater' must be an id of letters and digits.")
+            try:
+                battle = hub.submit(text, rater)
+            except Busy:
+                if hub.fatal:  # the worker could not load the models: the log says why
+                    raise _Failure("unavailable", UNAVAILABLE_MESSAGE) from None
+                raise _Failure("busy", BUSY_MESSAGE) from None
+            return _state(battle)
+
+        return await answer(work)
+
+    @router.post("/api/live/poll", include_in_schema=False)
+    async def poll(request: Request) -> Response:
+        async def work() -> dict[str, Any]:
+            return _state(battle_of(await _body(request)))
+
+        return await answer(work)
+
+    @router.post("/api/live/vote", include_in_schema=False)
+    async def vote(request: Request) -> Response:
+        async def work() -> dict[str, Any]:
+            body = await _body(request)
+            battle = battle_of(body)
+            choice, ms = body.get("choice"), body.get("decision_ms")
+            if choice not in study.choices:
+                raise _Failure(
+                    "invalid", f"The field 'choice' must be one of {list(study.choices)}."
+                )
+            if isinstance(ms, bool) or not isinstance(ms, int | float) or not 0 <= ms < 86_400_000:
+                raise _Failure(
+                    "invalid", "The field 'decision_ms' must be a number of milliseconds."
+                )
+            if not all(s in battle.images for s in ("left", "right")):
+                raise _Failure("invalid", "Both images must be on screen before a vote.")
+            future = hub.vote(battle, choice, float(ms))
+            try:
+                recorded = await asyncio.wait_for(asyncio.wrap_future(future), VOTE_WAIT_S)
+            except Exception:
+                raise _Failure("busy", "Your vote was not saved; please try again.") from None
+            names = {
+                s: display_names.get(m, m)
+                for s, m in zip(("left", "right"), battle.models, strict=True)
+            }
+            return {**_state(battle), "recorded": recorded, "models": names}
+
+        return await answer(work)
+
+    @router.get("/live/images/{name}", include_in_schema=False)
+    def image(name: str) -> FileResponse:
+        match = _SHA_PNG.match(name)
+        rel = hub.image_path(match.group(1)) if match else None
+        # Only files of the live/ folder, by their hash, unlinked, unchanged.
+        if rel is None or not rel.startswith("live/"):
+            raise HTTPException(status_code=404, detail="No such image.")
+        path = os.path.normpath(root / rel)
+        if os.path.realpath(path) != path or not Path(path).is_relative_to(root / "live"):
+            raise HTTPException(status_code=404, detail="No such image.")
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            raise HTTPException(status_code=404, detail="No such image.") from None
+        if hashlib.sha256(data).hexdigest() != match.group(1):
+            raise HTTPException(status_code=404, detail="No such image.")
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    return router
