@@ -182,7 +182,8 @@ def fit_bt_batch(
         Fit Davidson's (1970) tie parameter ``nu = exp(delta)``; a replicate without ties gets
         ``nu = 0``. When False ties must already be folded into ``w``/``l`` or dropped.
     ridge : float, default 1e-6
-        Gaussian penalty ``ridge / 2 * ||theta||^2``; must be positive (see :data:`DEFAULT_RIDGE`).
+        Gaussian penalty ``ridge / 2 * ||theta||^2`` (and on the position effect ``gamma``
+        when fitted); must be positive (see :data:`DEFAULT_RIDGE`).
     max_iter : int, default 200
         Newton iterations at most (steps are capped, so a never-winning model needs more).
     tol : float, default 1e-10
@@ -221,10 +222,11 @@ def fit_bt_batch(
     T = t.sum(axis=1)
     ties_on = davidson & (T > 0)
     total = n.sum(axis=1)
+    # Only ties (a bootstrap replicate of a small group can draw them): nu's estimate is
+    # infinite and its Newton row vanishes. Keep delta at its large starting value instead.
+    free_delta = ties_on & (total > T)
     c = np.maximum(total / max(m, 1), 1.0)  # scale of the sum-to-zero penalty
     XX = np.einsum("pi,pj->pij", X, X).reshape(len(X), q * q)
-    theta_mask = np.zeros(q)
-    theta_mask[:m] = 1.0
     ones_m = np.zeros(q)
     ones_m[:m] = 1.0
     J = np.outer(ones_m, ones_m)
@@ -244,7 +246,9 @@ def fit_bt_batch(
         tie_term = np.where(ties_on, T * np.where(ties_on, delta_, 0.0), 0.0)
         ll = (diff * d).sum(axis=1) + tie_term - (n * log_d).sum(axis=1)
         th = beta_[:, :m]
-        f = ll - ridge / 2 * (th * th).sum(axis=1) - c / 2 * th.sum(axis=1) ** 2
+        # The ridge holds the position effect too: every left vote decisive for the left side
+        # would otherwise leave gamma without a finite optimum and Newton's system singular.
+        f = ll - ridge / 2 * (beta_ * beta_).sum(axis=1) - c / 2 * th.sum(axis=1) ** 2
         f = f + (beta_ * lin).sum(axis=1)
         return f, ll, pw, pl, pt
 
@@ -253,25 +257,25 @@ def fit_bt_batch(
     f_old, ll, pw, pl, pt = evaluate(beta, delta)
     converged = np.zeros(B, dtype=bool)
     info = np.zeros((B, q, q))
-    ridge_diag = ridge * np.diag(theta_mask)
+    ridge_diag = ridge * np.eye(q)
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - iterations are reported
         g_d = diff - n * (pw - pl) / 2
         h_dd = -n * ((pw + pl) / 4 - (pw - pl) ** 2 / 4)
         th_sum = beta[:, :m].sum(axis=1)
-        grad = g_d @ X - ridge * beta * theta_mask - (c * th_sum)[:, None] * ones_m + lin
+        grad = g_d @ X - ridge * beta - (c * th_sum)[:, None] * ones_m + lin
         info = -(h_dd @ XX).reshape(B, q, q)
         # Davidson's delta joins as one more coordinate; a replicate without it gets a dummy row.
         npt = n * pt
         full_h = np.empty((B, q + 1, q + 1))
         full_h[:, :q, :q] = -info - ridge_diag - c[:, None, None] * J
-        h_cross = np.where(ties_on[:, None], (npt * (pw - pl) / 2) @ X, 0.0)
+        h_cross = np.where(free_delta[:, None], (npt * (pw - pl) / 2) @ X, 0.0)
         full_h[:, :q, q] = h_cross
         full_h[:, q, :q] = h_cross
-        full_h[:, q, q] = np.where(ties_on, -(npt * (1 - pt)).sum(axis=1), -1.0)
+        full_h[:, q, q] = np.where(free_delta, -(npt * (1 - pt)).sum(axis=1), -1.0)
         full_g = np.empty((B, q + 1))
         full_g[:, :q] = grad
-        full_g[:, q] = np.where(ties_on, T - npt.sum(axis=1), 0.0)
+        full_g[:, q] = np.where(free_delta, T - npt.sum(axis=1), 0.0)
         step = -np.linalg.solve(full_h, full_g[..., None])[..., 0]
         # Cap steps: far from the optimum (a model that never wins) Newton would overshoot.
         big = np.abs(step).max(axis=1)
@@ -280,7 +284,7 @@ def fit_bt_batch(
         scale = np.ones(B)
         for _ in range(30):  # backtracking keeps each replicate's objective non-decreasing
             nb = beta + scale[:, None] * step[:, :q]
-            nd = np.where(ties_on, delta + scale * step[:, q], delta)
+            nd = np.where(free_delta, delta + scale * step[:, q], delta)
             f_new, ll_new, pw, pl, pt = evaluate(nb, nd)
             bad = f_new < f_old - 1e-12 * np.abs(f_old)
             if not bad.any():

@@ -127,3 +127,31 @@ def test_bad_inputs():
         bt_ratings(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="ridge"):
         bt_ratings(np.zeros((2, 2, 4)), ridge=0.0)
+
+
+def test_a_replicate_of_only_ties_or_only_left_wins_stays_solvable():
+    # Small groups (a category of a dozen votes) give bootstrap replicates like these; each used
+    # to stop the whole report with "Singular matrix".
+    from analysis.bt import fit_bt_batch, pair_design
+
+    design = pair_design(2)
+    only_ties = fit_bt_batch(np.array([[0.0]]), np.array([[0.0]]), np.array([[5.0]]), design)
+    assert np.isfinite(only_ties.theta).all() and np.allclose(only_ties.theta, 0, atol=1e-6)
+    assert only_ties.delta[0] > 10  # nu "infinite": every vote a tie
+    positioned = pair_design(2, position=True)
+    # Every decisive vote for the left image: the position effect has no finite optimum.
+    left = fit_bt_batch(np.array([[4.0]]), np.array([[0.0]]), np.array([[1.0]]), positioned)
+    assert np.isfinite(left.theta).all() and np.isfinite(left.gamma).all()
+
+
+def test_a_tiny_study_with_categories_and_ties_is_reported():
+    from analysis.study import analyze
+
+    rng = np.random.default_rng(0)
+    for seed in range(8):
+        df = simulate_comparisons(
+            [0.3, 0.0], n_raters=3, votes_per_rater=4, seed=seed, tie_nu=0.5, both_bad=0.2
+        )
+        df["category"] = rng.choice(["animals", "scenes", "food"], len(df))
+        result = analyze(df, n_boot=50, seed=0, elo_orders=0)
+        assert set(result.breakdown["category"]) <= {"animals", "scenes", "food"}
