@@ -59,9 +59,12 @@ def current_shard() -> Shard:
     (or anything else that sets ``WORLD_SIZE`` above 1 for ``torch.distributed``)."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return Shard()
+    import torch
     from accelerate import PartialState  # deferred: only a launched run needs it
 
-    state = PartialState()
+    # Without a GPU, accelerate shares out only when told the processes are CPU ones (which
+    # `accelerate launch --cpu` does); otherwise each process would draw the whole set.
+    state = PartialState(cpu=not torch.cuda.is_available())
     device = str(state.device) if state.device.type != "cpu" else "cpu"
     return Shard(state.process_index, state.num_processes, state.wait_for_everyone, device)
 
