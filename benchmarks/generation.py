@@ -176,12 +176,21 @@ def _ms_per_image(call, device: str, batch: int, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _contenders(repo: Path, device: str, dtype: torch.dtype, compile_mode: str | None, tmp: Path):
+def _contenders(
+    repo: Path,
+    device: str,
+    dtype: torch.dtype,
+    compile_mode: str | None,
+    tmp: Path,
+    runners: set[str],
+):
     from models.backends import load_pipeline
     from models.cards import load_card
 
-    held = {"plain": StableDiffusionXLPipeline.from_pretrained(repo, dtype=dtype).to(device)}
-    held["plain"].set_progress_bar_config(disable=True)
+    held = {}
+    if "diffusers" in runners:
+        held["plain"] = StableDiffusionXLPipeline.from_pretrained(repo, dtype=dtype).to(device)
+        held["plain"].set_progress_bar_config(disable=True)
 
     def run_plain(size, steps, batch, guidance):
         gens = [torch.Generator(device).manual_seed(i) for i in range(batch)]
@@ -195,13 +204,16 @@ def _contenders(repo: Path, device: str, dtype: torch.dtype, compile_mode: str |
             output_type="pil",
         ).images
 
-    yield "diffusers", run_plain
+    if held:
+        yield "diffusers", run_plain
     held.clear()  # one pipeline in memory at a time
     name = str(dtype).removeprefix("torch.")
     base = "channels_last = true\nfuse_qkv = true\n"
     if compile_mode:
         base += f'compile = "{compile_mode}"\n'
     for label, engine in (("engine", base), ("engine+fp16vae", base + f'vae = "{repo / "vae"}"\n')):
+        if label not in runners:
+            continue
         loaded = load_pipeline(load_card(_card(tmp, repo, name, engine)), device)
 
         def run_engine(size, steps, batch, guidance, loaded=loaded):
@@ -252,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per figure")
     parser.add_argument("--compile", default=None, help="torch.compile mode for the engine")
+    parser.add_argument(
+        "--runners",
+        default="diffusers,engine,engine+fp16vae",
+        help="comma-separated: diffusers, engine, engine+fp16vae (default: all three)",
+    )
     parser.add_argument("--flops-only", action="store_true", help="full-config FLOPs on meta")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
@@ -279,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 repo = build_tiny_sdxl(tmp / "sdxl")
             else:
                 repo = build_full_sdxl(tmp / "sdxl", args.device)
-            for label, run in _contenders(repo, args.device, dtype, args.compile, tmp):
+            runners = set(args.runners.split(","))
+            for label, run in _contenders(repo, args.device, dtype, args.compile, tmp, runners):
                 for size, steps, batch, guidance in cases:
                     ms = _ms_per_image(
                         functools.partial(run, size, steps, batch, guidance),
@@ -302,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"guidance {guidance:3.1f}: {ms:9.2f} ms/image",
                         flush=True,
                     )
+                    if args.json:  # a run stopped by its time limit keeps what it measured
+                        results.update(rows=rows, dtype=str(dtype), repeats=repeats)
+                        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
             pipe = StableDiffusionXLPipeline.from_pretrained(repo, dtype=dtype).to(args.device)
             results["flops"] = count_flops(pipe, 64 if args.reduced else 512, args.device)
         results.update(rows=rows, dtype=str(dtype), repeats=repeats, compile=args.compile)

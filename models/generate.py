@@ -8,8 +8,8 @@ rewritten after every batch, so an interrupted run picks up where it stopped. Un
 ``accelerate launch`` the processes share the work out (see :mod:`models.shard`).
 
 Latency is recorded two ways: every image's ``latency_ms`` is its batch's time per image, and
-``params["latency"]["warm_single_ms"]`` is the model's warm single-image latency (one warm-up
-call, then one timed single-image call, whose image is kept), with the device's name beside it.
+``params["latency"]["warm_single_ms"]`` is the model's warm single-image latency (its last image
+drawn alone and timed after the batches warmed the pipeline up), with the device's name beside it.
 
 torch and diffusers are imported only when a ``diffusers`` card has work to do, so image sets
 made elsewhere (``image-folder`` cards) can be assembled without them.
@@ -22,7 +22,7 @@ import io
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -78,6 +78,13 @@ class _Sink:
     def add(self, entry: ManifestEntry) -> None:
         self.entries[entry.key] = entry
         self.own[entry.key] = entry
+
+    def set_warm_latency(self, model: str, jobs: list[_Job], warm_ms: float) -> None:
+        """Record the model's warm single-image latency with every image of *jobs*."""
+        for job in jobs:
+            entry = self.own[(model, job.prompt_id, job.seed)]
+            latency = {**entry.params["latency"], "warm_single_ms": warm_ms}
+            self.add(replace(entry, params={**entry.params, "latency": latency}))
 
     def save(self) -> None:
         if self.shard.count == 1:
@@ -217,8 +224,13 @@ def _run_diffusers(
     bar: tqdm,
     run: _RunOptions,
 ) -> int:
-    """Draw *todo* with the card's pipeline: first the warm single-image latency (a warm-up
-    call, then a timed call whose image is kept), then the rest one batch at a time."""
+    """Draw *todo* with the card's pipeline, one batch at a time, then its last image alone.
+
+    The batches warm the pipeline up (kernels, caches, allocator), so the last image, drawn
+    alone and timed, gives the warm single-image latency at the cost of one extra call. When
+    there is no batch before it, or torch.compile would compile the batch-1 shape anew, one
+    single-image warm-up call goes first. The figure is then added to every image of the run.
+    """
     import torch  # deferred: see the module docstring
 
     from models.backends import load_pipeline
@@ -227,19 +239,21 @@ def _run_diffusers(
     cuda = torch.device(loaded.device).type == "cuda"
     try:
         base = loaded.params()
-        _timed(loaded, todo[:1], cuda)  # warm-up: kernels, caches, torch.compile
-        batches = [todo[:1]] + [
-            todo[s : s + run.batch_size] for s in range(1, len(todo), run.batch_size)
-        ]
-        warm_ms = None
-        for batch in batches:
+        *rest, last = todo
+        batches = [rest[s : s + run.batch_size] for s in range(0, len(rest), run.batch_size)]
+        if not rest or loaded.engine.compile is not None:
+            batches.insert(0, [])  # the explicit warm-up call: its image is not kept
+        batches.append([last])
+        for number, batch in enumerate(batches):
+            if not batch:
+                _timed(loaded, [last], cuda)
+                continue
             images, latency_ms = _timed(loaded, batch, cuda)
-            warm_ms = latency_ms if warm_ms is None else warm_ms
-            latency = {"warm_single_ms": warm_ms, "batch_size": len(batch)}
             for job, image in zip(batch, images, strict=True):
                 data = _png_bytes(image)
                 rel = image_path(card.id, job.prompt_id, job.seed)
                 atomic_write_bytes(sink.out_dir / rel, data)
+                latency = {"batch_size": len(batch)}
                 sink.add(
                     ManifestEntry(
                         model=card.id,
@@ -254,6 +268,8 @@ def _run_diffusers(
                         latency_ms=latency_ms,
                     )
                 )
+            if number == len(batches) - 1:
+                sink.set_warm_latency(card.id, todo, latency_ms)
             sink.save()
             bar.update(len(batch))
     finally:

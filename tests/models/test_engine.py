@@ -130,7 +130,7 @@ def test_latency_two_ways_with_the_device_name(write_card, tiny_card_body, tmp_p
     warm = {e.params["latency"]["warm_single_ms"] for e in entries}
     assert len(warm) == 1 and next(iter(warm)) > 0
     sizes = sorted(e.params["latency"]["batch_size"] for e in entries)
-    # The timed single-image call's image is kept; the other five go in batches of 4 and 1.
+    # Five images in batches of 4 and 1 warm the pipeline up; the sixth is drawn alone, timed.
     assert sizes == [1, 1, 4, 4, 4, 4]
     assert all(e.latency_ms > 0 and e.params["device_name"] for e in entries)
 
