@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import click
 
 from analysis.modes import BOOTSTRAP_UNITS, DEFAULT_TIE_MODE, RATER, TIE_MODES
+from arena.cli_engine import engine_options
 from arena.plain_errors import DEBUG_ENV, plain_errors
 from arena.prompts import load_prompts
 from arena.study import Study, load_study
@@ -119,7 +120,14 @@ def models_validate(cards_dir: Path | None) -> None:
 
 
 # ----------------------------------------------------------------------------- generate
-def _generate(study: Study, device: str | None, batch_size: int, progress: bool = True) -> None:
+def _generate(
+    study: Study,
+    device: str | None,
+    batch_size: int,
+    progress: bool = True,
+    dtype: str | None = None,
+    engine: dict | None = None,
+) -> None:
     from models.cards import load_cards
     from models.generate import generate_image_set
 
@@ -139,6 +147,8 @@ def _generate(study: Study, device: str | None, batch_size: int, progress: bool 
         device=device,
         batch_size=batch_size,
         progress=progress,
+        dtype=dtype,
+        engine=engine,
     )
     click.echo(
         f"{summary.generated} images generated, {summary.skipped} already present, "
@@ -150,10 +160,15 @@ def _generate(study: Study, device: str | None, batch_size: int, progress: bool 
 @study_option
 @click.option("--device", default=None, help="torch device (default: cuda, then mps, then cpu).")
 @click.option("--batch-size", default=4, show_default=True, help="Images per pipeline call.")
+@engine_options
 @plain_errors
-def generate(study_path: Path, device: str | None, batch_size: int) -> None:
-    """Generate every (prompt, model, seed) image of a study; resumable."""
-    _generate(load_study(study_path), device, batch_size)
+def generate(
+    study_path: Path, device: str | None, batch_size: int, dtype: str | None, **engine
+) -> None:
+    """Generate every (prompt, model, seed) image of a study; resumable.
+
+    Under `accelerate launch` each process draws its own share of the images."""
+    _generate(load_study(study_path), device, batch_size, dtype=dtype, engine=engine)
 
 
 # ----------------------------------------------------------------------------- serve

@@ -7,7 +7,6 @@ about image sets; :mod:`models.generate` drives it.
 
 from __future__ import annotations
 
-import difflib
 import gc
 import importlib
 import inspect
@@ -24,6 +23,9 @@ import torch
 import transformers
 
 from models.cards import CardError, ModelCard, display_path
+from models.engine import EngineError, EngineOptions, apply_engine
+from models.hub import is_hub_id, missing_weights_message
+from models.tomlcheck import suggestion
 
 __all__ = [
     "LoadedPipeline",
@@ -54,17 +56,34 @@ def resolve_device(device: str | None = None) -> str:
     return "cpu"
 
 
-def resolve_dtype(card: ModelCard, device: str) -> torch.dtype:
-    """Return the torch dtype to load *card* in on *device*.
+def resolve_dtype(card: ModelCard, device: str, override: str | None = None) -> torch.dtype:
+    """Return the torch dtype to load *card* in on *device* (*override*, else the card's).
 
     float16 kernels are missing or very slow on CPUs, so a float16 card runs in float32 there,
     with a warning; the dtype actually used is recorded with every image.
     """
-    dtype = _DTYPES[card.dtype]
+    dtype = _DTYPES[override or card.dtype]
     if dtype is torch.float16 and torch.device(device).type == "cpu":
         logger.warning("%s: float16 is not supported on the CPU; using float32", card.id)
         return torch.float32
     return dtype
+
+
+def device_name(device: str) -> str:
+    """The accelerator's or CPU's product name, recorded beside every latency."""
+    kind = torch.device(device)
+    if kind.type == "cuda":
+        return torch.cuda.get_device_name(kind)
+    if kind.type == "cpu":
+        # /proc/cpuinfo names the model; platform.processor() is often just "x86_64".
+        try:
+            for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return platform.processor() or platform.machine()
+    return kind.type
 
 
 def library_versions() -> dict[str, str]:
@@ -93,6 +112,7 @@ class LoadedPipeline:
     device: str
     dtype: torch.dtype
     call_kwargs: dict[str, Any] = field(default_factory=dict)
+    engine: EngineOptions = field(default_factory=EngineOptions)
 
     def params(self) -> dict[str, Any]:
         """Everything that made this pipeline's images, except the seed (added per image)."""
@@ -121,6 +141,8 @@ class LoadedPipeline:
             "guidance_scale": card.guidance_scale,
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": self.device,
+            "device_name": device_name(self.device),
+            "engine": self.engine.record(),
             "versions": library_versions(),
         }
 
@@ -155,7 +177,7 @@ def _card_error(card: ModelCard, message: str) -> CardError:
 def _check_local(card: ModelCard, written: str, resolved: str, key: str) -> None:
     # A local path that is missing would otherwise be tried as a hub id, with a confusing error.
     if (written.startswith(".") or Path(written).is_absolute()) and not Path(resolved).exists():
-        raise _card_error(card, f"key '{key}' points to {resolved}, which does not exist")
+        raise _card_error(card, f"key '{key}' must be an existing folder, not '{resolved}'.")
 
 
 def _named_class(card: ModelCard, name: str, key: str, base: type, kind: str) -> type:
@@ -164,9 +186,8 @@ def _named_class(card: ModelCard, name: str, key: str, base: type, kind: str) ->
         return cls
     known = [n for n in dir(diffusers) if isinstance(getattr(diffusers, n, None), type)]
     known = [n for n in known if issubclass(getattr(diffusers, n), base)]
-    match = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean '{match[0]}'?" if match else ""
-    raise _card_error(card, f"key '{key}' names no diffusers {kind} class '{name}'{hint}")
+    hint = suggestion(name, known)
+    raise _card_error(card, f"key '{key}' must name a diffusers {kind} class{hint}, not '{name}'.")
 
 
 def _imported_class(card: ModelCard, spec: str) -> type:
@@ -179,13 +200,15 @@ def _imported_class(card: ModelCard, spec: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise _card_error(card, f"key 'pipeline' names module '{module_name}': {exc}") from exc
+        raise _card_error(
+            card, f"key 'pipeline' must name an importable module, not '{module_name}' ({exc})."
+        ) from exc
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, diffusers.DiffusionPipeline)):
         raise _card_error(
             card,
-            f"key 'pipeline' names '{class_name}', which is not a DiffusionPipeline class in "
-            f"module '{module_name}'",
+            f"key 'pipeline' must name a DiffusionPipeline class of module '{module_name}', "
+            f"not '{class_name}'.",
         )
     return cls
 
@@ -205,15 +228,16 @@ def _apply_scheduler(card: ModelCard, pipe: Any) -> None:
     cls = type(pipe.scheduler)
     if spec.name is not None:
         cls = _named_class(
-            card, spec.name, "[scheduler] class", diffusers.SchedulerMixin, "scheduler"
+            card, spec.name, "scheduler.class", diffusers.SchedulerMixin, "scheduler"
         )
     # from_config only warns about keys a scheduler does not take; a typo must not pass silently.
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
     for key in spec.options:
         if key not in accepted:
-            match = difflib.get_close_matches(key, sorted(accepted), n=1)
-            hint = f"; did you mean '{match[0]}'?" if match else ""
-            raise _card_error(card, f"unknown key '{key}' in [scheduler] for {cls.__name__}{hint}")
+            hint = suggestion(key, sorted(accepted))
+            raise _card_error(
+                card, f"unknown key 'scheduler.{key}'{hint}; {cls.__name__} takes no such option."
+            )
     pipe.scheduler = cls.from_config(pipe.scheduler.config, **dict(spec.options))
 
 
@@ -221,7 +245,9 @@ def _apply_lora(card: ModelCard, pipe: Any) -> None:
     if card.lora is None:
         return
     if not hasattr(pipe, "load_lora_weights"):
-        raise _card_error(card, f"key 'lora' is set but {type(pipe).__name__} cannot load LoRAs")
+        raise _card_error(
+            card, f"key 'lora' cannot apply: {type(pipe).__name__} cannot load LoRAs."
+        )
     kwargs: dict[str, Any] = {"adapter_name": _ADAPTER}
     if card.lora.weight_name:
         kwargs["weight_name"] = card.lora.weight_name
@@ -240,12 +266,10 @@ def _call_kwargs(card: ModelCard, pipe: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for key, value in card.call.items():
         if key not in accepted:
-            match = difflib.get_close_matches(key, sorted(accepted), n=1)
-            hint = f"; did you mean '{match[0]}'?" if match else ""
+            hint = suggestion(key, sorted(accepted))
             raise _card_error(
                 card,
-                f"unknown key '{key}' in [call]: {type(pipe).__name__} takes no such "
-                f"argument{hint}",
+                f"unknown key 'call.{key}'{hint}; {type(pipe).__name__} takes no such argument.",
             )
         # TOML arrays arrive as lists; pipelines concatenate size arguments as tuples.
         kwargs[key] = tuple(value) if isinstance(value, list) else value
@@ -262,7 +286,58 @@ def _quiet_libraries() -> None:
         library.utils.logging.set_verbosity_error()
 
 
-def load_pipeline(card: ModelCard, device: str | None = None) -> LoadedPipeline:
+def _load_vae(card: ModelCard, options: EngineOptions, dtype: torch.dtype, index: dict) -> Any:
+    """The card's replacement VAE, loaded like its repo, with ``force_upcast`` off."""
+    where = display_path(card.path)
+    if "vae" not in index:
+        raise _card_error(card, "key 'engine.vae' cannot apply: the pipeline has no VAE.")
+    repo = card.resolve(options.vae)
+    _check_local(card, options.vae, repo, "engine.vae")
+    kwargs: dict[str, Any] = {_DTYPE_KWARG: dtype}
+    if options.vae_revision:
+        kwargs["revision"] = options.vae_revision
+    try:
+        vae = diffusers.AutoencoderKL.from_pretrained(repo, **kwargs)
+    except OSError as exc:
+        if is_hub_id(repo):
+            raise CardError(
+                missing_weights_message(card, repo, options.vae_revision, None)
+            ) from exc
+        raise EngineError(f"{where}: key 'engine.vae' holds no loadable VAE; {exc}") from exc
+    # The point of an fp16-safe VAE: decode in the pipeline's dtype instead of float32.
+    vae.register_to_config(force_upcast=False)
+    return vae
+
+
+def _load_index(card: ModelCard, repo: str) -> dict:
+    if is_hub_id(repo) and os.environ.get("HF_HUB_OFFLINE") and not _index_cached(repo, card):
+        raise CardError(missing_weights_message(card, repo, card.revision, None))
+    try:
+        return diffusers.DiffusionPipeline.load_config(repo, revision=card.revision)
+    except (OSError, ValueError) as exc:
+        if is_hub_id(repo):
+            raise CardError(missing_weights_message(card, repo, card.revision, None)) from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _card_error(
+            card, f"key 'repo' must name a loadable pipeline; {repo} is not ({first})."
+        ) from exc
+
+
+def _index_cached(repo: str, card: ModelCard) -> bool:
+    """Whether the cache holds the repo's ``model_index.json`` (so offline loading can try)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo, "model_index.json", revision=card.revision)
+    return isinstance(found, str)
+
+
+def load_pipeline(
+    card: ModelCard,
+    device: str | None = None,
+    *,
+    engine: EngineOptions | None = None,
+    dtype: str | None = None,
+) -> LoadedPipeline:
     """Build the pipeline a ``diffusers`` card describes, ready to draw images.
 
     Parameters
@@ -271,6 +346,10 @@ def load_pipeline(card: ModelCard, device: str | None = None) -> LoadedPipeline:
         A card with ``backend = "diffusers"``.
     device : str, optional
         Torch device; by default the best available (see :func:`resolve_device`).
+    engine : EngineOptions, optional
+        Engine options to use instead of the card's ``[engine]`` table.
+    dtype : str, optional
+        ``float32``, ``float16`` or ``bfloat16`` instead of the card's ``dtype``.
 
     Returns
     -------
@@ -281,36 +360,52 @@ def load_pipeline(card: ModelCard, device: str | None = None) -> LoadedPipeline:
     ------
     CardError
         If the card names an unknown pipeline or scheduler class, a scheduler option or call
-        argument the classes do not take, or sets a LoRA on a pipeline without LoRA support.
+        argument the classes do not take, sets a LoRA on a pipeline without LoRA support, or
+        its weights are neither cached nor downloadable (naming the files and how to fetch).
+    EngineError
+        If an engine option cannot apply to this pipeline.
     """
     if card.backend != "diffusers":
-        raise _card_error(card, f"key 'backend' is '{card.backend}', not 'diffusers'")
+        raise _card_error(card, f"key 'backend' must be 'diffusers', not '{card.backend}'.")
     device = resolve_device(device)
-    dtype = resolve_dtype(card, device)
+    torch_dtype = resolve_dtype(card, device, dtype)
+    options = card.engine if engine is None else engine
     repo = card.resolved_repo
-    kwargs: dict[str, Any] = {_DTYPE_KWARG: dtype}
+    kwargs: dict[str, Any] = {_DTYPE_KWARG: torch_dtype}
     if card.revision:
         kwargs["revision"] = card.revision
     if card.variant:
         kwargs["variant"] = card.variant
     _check_local(card, card.repo, repo, "repo")
     if card.lora is not None:
-        _check_local(card, card.lora.repo, card.resolved_lora_repo, "[lora] repo")
+        _check_local(card, card.lora.repo, card.resolved_lora_repo, "lora.repo")
     # Raters must see what the model drew: a safety checker would swap some images for black
     # squares, which is a judgement about the filter, not the model. Reading model_index.json
     # first avoids downloading the checker's weights only to drop them.
-    try:
-        index = diffusers.DiffusionPipeline.load_config(repo, revision=card.revision)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _card_error(card, f"key 'repo' ({repo}) holds no loadable pipeline: {first}") from exc
+    index = _load_index(card, repo)
     if "safety_checker" in index:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     _quiet_libraries()
-    pipe = _pipeline_class(card).from_pretrained(repo, **kwargs)
+    if options.vae is not None:
+        kwargs["vae"] = _load_vae(card, options, torch_dtype, index)
+    try:
+        pipe = _pipeline_class(card).from_pretrained(repo, **kwargs)
+    except OSError as exc:
+        if is_hub_id(repo):
+            raise CardError(missing_weights_message(card, repo, card.revision, index)) from exc
+        raise
     _apply_scheduler(card, pipe)
     _apply_lora(card, pipe)
     call_kwargs = _call_kwargs(card, pipe)
+    unfused = card.lora is not None and not card.lora.fuse
+    apply_engine(pipe, options, display_path(card.path), lora_unfused=unfused)
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
-    return LoadedPipeline(card=card, pipe=pipe, device=device, dtype=dtype, call_kwargs=call_kwargs)
+    return LoadedPipeline(
+        card=card,
+        pipe=pipe,
+        device=device,
+        dtype=torch_dtype,
+        call_kwargs=call_kwargs,
+        engine=options,
+    )

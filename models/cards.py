@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.engine import EngineError, EngineOptions, parse_engine
 from models.tomlcheck import Table, read_toml, suggestion
 
 __all__ = [
@@ -82,6 +83,7 @@ _TOP_KEYS = (
     "scheduler",
     "lora",
     "call",
+    "engine",
 )
 _REQUIRED = ("id", "display_name", "backend", "repo")
 _LORA_KEYS = ("repo", "weight_name", "scale", "fuse")
@@ -132,6 +134,7 @@ class ModelCard:
     pipeline: str | None = None
     variant: str | None = None
     sha256: str = ""
+    engine: EngineOptions = field(default_factory=EngineOptions)
 
     @property
     def steps(self) -> int | None:
@@ -157,6 +160,10 @@ class ModelCard:
     def resolved_repo(self) -> str:
         """``repo`` with a leading-dot local path resolved against the card's folder."""
         return _resolve(self.repo, self.path)
+
+    def resolve(self, repo: str) -> str:
+        """Resolve another repo of the card (a VAE, say) like :attr:`resolved_repo`."""
+        return _resolve(repo, self.path)
 
     @property
     def resolved_lora_repo(self) -> str | None:
@@ -311,6 +318,10 @@ def load_card(path: Path | str) -> ModelCard:
     repo = text("repo")
     if not repo:
         raise check.fail("repo", "a hub id or a local path", repo)
+    try:
+        engine = parse_engine(data.get("engine"), check.where)
+    except EngineError as exc:
+        raise CardError(str(exc)) from None
     return ModelCard(
         id=card_id,
         display_name=text("display_name"),
@@ -326,6 +337,7 @@ def load_card(path: Path | str) -> ModelCard:
         pipeline=text("pipeline"),
         variant=text("variant"),
         sha256=hashlib.sha256(raw).hexdigest(),
+        engine=engine,
     )
 
 

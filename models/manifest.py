@@ -184,7 +184,9 @@ def _dedupe(entries: Iterable[ManifestEntry]) -> list[ManifestEntry]:
     return list(latest.values())
 
 
-def read_manifest(folder: Path | str, *, missing_ok: bool = False) -> list[ManifestEntry]:
+def read_manifest(
+    folder: Path | str, *, missing_ok: bool = False, name: str = MANIFEST_NAME
+) -> list[ManifestEntry]:
     """Read ``manifest.jsonl`` from an image-set folder.
 
     Parameters
@@ -193,6 +195,8 @@ def read_manifest(folder: Path | str, *, missing_ok: bool = False) -> list[Manif
         The image-set folder.
     missing_ok : bool, optional
         Return an empty list instead of raising when the folder has no manifest.
+    name : str, optional
+        The file name; other names are the per-process parts of a sharded run.
 
     Returns
     -------
@@ -205,13 +209,13 @@ def read_manifest(folder: Path | str, *, missing_ok: bool = False) -> list[Manif
         If the manifest is missing (unless *missing_ok*) or a line is not valid JSON or breaks the
         schema; the message names the file, the line number and the key.
     """
-    path = Path(folder) / MANIFEST_NAME
+    path = Path(folder) / name
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if missing_ok:
             return []
-        raise ManifestError(f"{path}: no {MANIFEST_NAME} in this image-set folder") from None
+        raise ManifestError(f"{path}: no {name} in this image-set folder") from None
     entries = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -225,15 +229,18 @@ def read_manifest(folder: Path | str, *, missing_ok: bool = False) -> list[Manif
     return _dedupe(entries)
 
 
-def write_manifest(folder: Path | str, entries: Iterable[ManifestEntry]) -> Path:
-    """Atomically replace the folder's manifest with *entries* (deduplicated, last wins).
+def write_manifest(
+    folder: Path | str, entries: Iterable[ManifestEntry], *, name: str = MANIFEST_NAME
+) -> Path:
+    """Atomically replace the folder's manifest (or the file *name*) with *entries*
+    (deduplicated, last wins).
 
     Returns
     -------
     Path
         The manifest file.
     """
-    path = Path(folder) / MANIFEST_NAME
+    path = Path(folder) / name
     lines = [entry.to_json() + "\n" for entry in _dedupe(entries)]
     atomic_write_bytes(path, "".join(lines).encode("utf-8"))
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -185,3 +186,27 @@ def test_only_the_store_reads_and_writes_tables() -> None:
                 ):
                     offenders.append(f"{path.relative_to(arena)}: {name}")
     assert not offenders, offenders
+
+
+def test_latencies_prefer_the_warm_single_image_figure(make_study, db_url) -> None:
+    from models.manifest import read_manifest, write_manifest
+
+    study, prompts = make_study(tie=True)
+    entries = read_manifest(study.image_dir)
+    # alpha's images carry a warm single-image latency (as generation records it); beta's,
+    # like an image set from before or from elsewhere, only the batch time per image.
+    write_manifest(
+        study.image_dir,
+        [
+            replace(e, params={**e.params, "latency": {"warm_single_ms": 42.0, "batch_size": 1}})
+            if e.model == "alpha"
+            else e
+            for e in entries
+        ],
+    )
+    store = Store.open(db_url)
+    try:
+        ingest(store, study, prompts)
+        assert store.latencies(study.name) == pytest.approx({"alpha": 42.0, "beta": 200.5})
+    finally:
+        store.close()

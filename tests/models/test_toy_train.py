@@ -120,9 +120,15 @@ def test_cards_load_the_custom_pipeline_and_generate_resumable_seeded_images(
 @pytest.mark.parametrize(
     ("pipeline", "expected"),
     [
-        ("models.toy.no_such_module:ToyPipeline", "names module 'models.toy.no_such_module'"),
-        ("models.toy.pipeline:NoSuchPipeline", "'NoSuchPipeline', which is not a DiffusionPipe"),
-        ("models.toy.pipeline:build_tokenizer", "'build_tokenizer', which is not a Diffusion"),
+        (
+            "models.toy.no_such_module:ToyPipeline",
+            "an importable module, not 'models.toy.no_such_module'",
+        ),
+        (
+            "models.toy.pipeline:NoSuchPipeline",
+            "class of module 'models.toy.pipeline', not 'NoSuchPipeline'",
+        ),
+        ("models.toy.pipeline:build_tokenizer", "not 'build_tokenizer'"),
     ],
 )
 def test_a_card_naming_a_missing_pipeline_class_is_one_plain_error(
