@@ -171,3 +171,32 @@ def test_the_adaptive_vote_path_searches_indexes_and_never_aggregates(make_study
                     )
     finally:
         store.close()
+
+
+def test_only_an_adaptive_studys_active_cells_are_in_the_pair_index(make_study, db_url) -> None:
+    """``paired`` (the partial ``ix_cell_counts_paired``) follows the study's rule and models:
+    a balanced study's votes never touch the adaptive rule's index."""
+    from arena.store.schema import CellCountRow
+
+    study, prompts = make_study(models=MODELS[:3], n_prompts=4, quota=4)
+    adaptive = dataclasses.replace(
+        study, models=MODELS[:2], scheduler=dataclasses.replace(study.scheduler, rule="adaptive")
+    )
+
+    def flags(url: str, which) -> Counter:
+        store = Store.open(url)
+        try:
+            store.next_trial(which, store.join(which, RaterIdentity(f"r-{len(which.models)}")))
+            with store.begin() as conn:
+                rows = conn.execute(CellCountRow.__table__.select()).mappings().all()
+            return Counter((bool(r["active"]), bool(r["paired"])) for r in rows)
+        finally:
+            store.close()
+
+    store = Store.open(db_url)
+    ingest(store, study, prompts)
+    store.close()
+    assert flags(db_url, study) == {(True, False): 12}  # 4 prompts x 3 pairs, balanced
+    # The study file now names two models and the adaptive rule (a new server process).
+    assert flags(db_url, adaptive) == {(True, True): 4, (False, False): 8}
+    assert flags(db_url, study) == {(True, False): 12}  # and back
