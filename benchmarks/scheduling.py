@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis.ipw import ipw_win_shares  # noqa: E402
+from arena.scheduler import adaptive  # noqa: E402
 from arena.scheduler.adaptive import pair_probabilities  # noqa: E402
 from arena.scheduler.fit import Fit, add_vote, contrasts, fit_strengths, pair_design  # noqa: E402
 
@@ -189,7 +190,7 @@ def votes_needed(
 ) -> dict[str, list[Run]]:
     """``args.runs`` studies per design, each from its own seeded generator."""
     out = {}
-    for design in DESIGNS:
+    for design in args.designs:
         rngs = np.random.default_rng([args.seed, DESIGNS.index(design)]).spawn(args.runs)
         out[design] = [
             simulate(world, design, rng, width=args.width, check=args.check,
@@ -257,6 +258,7 @@ def summary(runs: list[Run]) -> dict[str, float]:
     done = np.array([r.votes for r in runs if r.votes is not None], dtype=float)
     return {
         "mean": float(done.mean()) if done.size else float("nan"),
+        "mean_se": float(done.std(ddof=1) / np.sqrt(done.size)) if done.size > 1 else float("nan"),
         "q25": float(np.percentile(done, 25)) if done.size else float("nan"),
         "q75": float(np.percentile(done, 75)) if done.size else float("nan"),
         "unfinished": sum(r.votes is None for r in runs),
@@ -278,18 +280,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=int, default=2000, help="votes per weighting-check study")
     p.add_argument("--bias-runs", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--designs", nargs="+", choices=DESIGNS, default=list(DESIGNS))
+    p.add_argument("--power", type=float, default=adaptive.WEIGHT_POWER,
+                   help="the adaptive rule's weight power (arena.scheduler.adaptive)")  # fmt: skip
     return p
 
 
 def main() -> None:
     args = parser().parse_args()
+    adaptive.WEIGHT_POWER = args.power  # read by adaptive.gains on every call
     world = World(np.array(STRENGTHS_ELO) / ELO, args.taste, args.quota)
     t0 = time.perf_counter()
     print(f"8 models at {', '.join(f'{s:.0f}' for s in STRENGTHS_ELO)} Elo; rater taste sd "
           f"{args.taste} logits, {args.quota} votes per rater; a study stops when every target's "
           f"95% interval < {args.width:g} Elo (checked every {args.check} votes); "
           f"{args.runs} studies per design, seed {args.seed}; adaptive floor {args.floor}, "
-          f"refit every {args.refit_every} votes")  # fmt: skip
+          f"refit every {args.refit_every} votes, weight power {args.power:g}")  # fmt: skip
     scenarios = {
         "every pairwise difference (28)": None,
         "declared: model 0 against each other (7)": [(0, j) for j in range(1, 8)],
@@ -298,13 +304,16 @@ def main() -> None:
         results = votes_needed(world, args, targets)
         bound = 100 * best_possible(world, targets)
         print(f"targets: {label}; the best fixed allocation saves {bound:.0f}% vs uniform")
-        base = summary(results["uniform"])["mean"]
-        for design in DESIGNS:
+        base = summary(results["uniform"])["mean"] if "uniform" in results else float("nan")
+        for design in args.designs:
             s = summary(results[design])
             saved = 100 * (1 - s["mean"] / base)
-            print(f"  {design:>8}: votes mean {s['mean']:7.0f} (quartiles {s['q25']:.0f}-"
+            print(f"  {design:>8}: votes mean {s['mean']:7.0f} (MC se {s['mean_se']:.0f}; quartiles {s['q25']:.0f}-"
                   f"{s['q75']:.0f}; {s['unfinished']} unfinished), {saved:+5.1f}% vs uniform; "
                   f"coverage {100 * s['coverage']:.1f}% (MC se {100 * s['coverage_se']:.1f})")  # fmt: skip
+    if not args.bias_runs:
+        print(f"({time.perf_counter() - t0:.0f} s)")
+        return
     bias = weighting_bias(world, args, args.bias_runs)
     print(f"win shares after {args.budget} adaptive votes, {args.bias_runs} studies "
           f"(floor {args.floor}):")  # fmt: skip

@@ -10,9 +10,12 @@ keeps it.
 
     .venv/bin/python benchmarks/store_scale.py
     .venv/bin/python benchmarks/store_scale.py --prior 0 10000 100000 --votes 1000
+    .venv/bin/python benchmarks/store_scale.py --count [--rule adaptive]
 
 CPU time (``time.process_time``) rather than wall time: the figures stay comparable on a
 shared machine. Each level prints the median over ``--repeats`` blocks of the mean per vote.
+``--count`` counts instead of timing (deterministic, so two trees compare exactly): SQLite VM
+steps and Python calls per vote, over 100 votes of 20 raters on a 200-prompt study.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,8 +47,9 @@ MODELS = tuple(f"model-{c}" for c in "abcdef")
 RATER_TRIALS = 100  # prior trials per prior rater (a typical quota)
 
 
-def write_study(folder: Path, n_prompts: int) -> Study:
-    """A study of ``n_prompts`` prompts x 6 models x 1 seed x 2 questions, with its images."""
+def write_study(folder: Path, n_prompts: int, rule: str = "balanced") -> Study:
+    """A study of ``n_prompts`` prompts x 6 models x 1 seed x 2 questions, with its images,
+    scheduled by ``rule``."""
     images = folder / "images"
     entries = []
     for m, model in enumerate(MODELS):
@@ -69,6 +73,7 @@ def write_study(folder: Path, n_prompts: int) -> Study:
         '[prompts]\nfile = "prompts.csv"\n'
         '[[questions]]\nid = "quality"\ntext = "Which is better?"\n'
         '[[questions]]\nid = "alignment"\ntext = "Which matches the prompt?"\n'
+        f'[scheduler]\nrule = "{rule}"\n'
     )
     return load_study(folder / "study.toml")
 
@@ -170,13 +175,72 @@ def measure(store: Store, study: Study, tag: str, votes: int, repeats: int) -> d
     return {way: statistics.median(blocks)}
 
 
+def count(store: Store, study: Study, raters: int = 20, votes: int = 100) -> tuple[float, float]:
+    """SQLite VM steps and Python calls per vote (``vote_and_next``, or ``record_vote`` +
+    ``next_trial`` on an older store), each rater's first trial issued before counting."""
+    steps = [0]
+
+    def step() -> int:
+        steps[0] += 1
+        return 0
+
+    def install(dbapi_conn, record) -> None:
+        dbapi_conn.set_progress_handler(step, 1)
+
+    names = [store.join(study, RaterIdentity(f"count-{i}")) for i in range(raters)]
+    tokens = {r: store.next_trial(study, r).trial.token for r in names}
+    store.engine.dispose()  # later checkouts open connections that get the handler
+    event.listen(store.engine, "connect", install)
+    calls = [0]
+
+    def profile(frame, what, arg) -> None:
+        if what == "call":
+            calls[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        for i in range(votes):
+            r = names[i % raters]
+            if hasattr(store, "vote_and_next"):
+                progress = store.vote_and_next(study, r, tokens[r], "left", 900.0)[1]
+            else:  # an older store, measured for comparison
+                store.record_vote(study, r, tokens[r], "left", 900.0)
+                progress = store.next_trial(study, r)
+            tokens[r] = progress.trial.token if progress.trial else ""
+    finally:
+        sys.setprofile(None)
+        event.remove(store.engine, "connect", install)
+        store.engine.dispose()
+    return steps[0] / votes, calls[0] / votes
+
+
+def count_main(rule: str) -> None:
+    """``--count``: the deterministic counts of :func:`count` on a fresh 200-prompt study."""
+    with tempfile.TemporaryDirectory() as tmp:
+        study = write_study(Path(tmp), 200, rule)
+        url = f"sqlite:///{Path(tmp) / 'arena.db'}"
+        ingest(Store.open(url), study, load_prompts(study.prompts_file))
+        store = Store.open(url)
+        try:
+            steps, calls = count(store, study)
+        finally:
+            store.close()
+        print(f"per vote: {steps:.1f} SQLite VM steps, {calls:.0f} Python calls "
+              f"(200 prompts, 100 votes of 20 raters, {rule} rule)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=1632)
     parser.add_argument("--prior", type=int, nargs="+", default=[0, 10_000, 100_000])
     parser.add_argument("--votes", type=int, default=1000, help="measured votes per level")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--count", action="store_true", help="count VM steps and calls instead")
+    parser.add_argument("--rule", default="balanced", help="the study's scheduler rule (--count)")
     args = parser.parse_args()
+    if args.count:
+        count_main(args.rule)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         study = write_study(Path(tmp), args.prompts)

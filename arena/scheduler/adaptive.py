@@ -90,6 +90,9 @@ def pair_probabilities(
         each of the ``n`` eligible ones; the rest is split evenly over the pairs of largest
         gain (ties are rare once there are votes, and common before any).
     """
+    if not 0 < floor <= 1:
+        # 0 would leave pairs that can never be drawn: no inverse-probability weight for them.
+        raise ValueError(f"floor must be in (0, 1]; got {floor!r}.")
     ok = np.ones(len(pairs), dtype=bool) if eligible is None else np.asarray(eligible, bool)
     if not ok.any():
         raise ValueError("eligible must allow at least one pair; got none.")

@@ -156,12 +156,8 @@ def choose(
     Cell or None
         ``None`` when every candidate was seen.
     """
-    eligible = [(cell, n) for cell, n in candidates if cell not in seen]
-    if not eligible:
-        return None
-    low = min(n for _, n in eligible)
-    best = [cell for cell, n in eligible if n == low]
-    return best[int(rng.integers(len(best)))]
+    chosen = choose_with_probability(candidates, seen, rng)
+    return None if chosen is None else chosen[0]
 
 
 def choose_with_probability(

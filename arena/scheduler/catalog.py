@@ -50,8 +50,8 @@ class Catalog:
     model_name: dict[int, str]  # models.id -> name
     files: dict[str, int]  # relative path or sha256 -> image id (what the image route serves)
     image_model: dict[int, int] = field(default_factory=dict)  # image id -> models.id
-    #: Per (models, questions): the store's cell table, set once its cell_counts rows are
-    #: known to exist; a new catalog (after an ingest) starts without any.
+    #: Per (models, questions, on the adaptive rule): the store's cell table, set once its
+    #: cell_counts rows are known to exist; a new catalog (after an ingest) starts without any.
     tables: dict[tuple, CellTable] = field(default_factory=dict)
     _cells: dict[tuple, tuple[dict[Cell, tuple[int, ...]], dict[tuple, Cell]]] = field(
         default_factory=dict

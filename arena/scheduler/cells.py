@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, func, insert, select, true, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -30,17 +30,13 @@ WINDOW = 16
 DRAW_RANGE = 1 << 30
 
 #: (id, n) of the ``k`` least-served active cells of one model pair (``lo`` < ``hi``, models.id),
-#: in (n, draw) order: the adaptive rule's read, through ``ix_cell_counts_pair``.
-LEAST_SERVED_PAIR = (
-    select(CellCountRow.id, CellCountRow.n)
-    .where(
-        CellCountRow.study_id == bindparam("sid"),
-        CellCountRow.model_lo == bindparam("lo"),
-        CellCountRow.model_hi == bindparam("hi"),
-        CellCountRow.active == true(),
-    )
-    .order_by(CellCountRow.n, CellCountRow.draw)
-    .limit(bindparam("k"))
+#: in (n, draw) order: the adaptive rule's read, through the partial ``ix_cell_counts_paired``
+#: (``paired`` is set on exactly the active cells of adaptive studies, see :func:`ensure_cells`;
+#: the bare ``paired`` term is what lets SQLite use the partial index). Plain SQL, like
+#: :data:`arena.store.queries.LEAST_SERVED`: a LIMIT without SQLAlchemy's OFFSET on SQLite.
+LEAST_SERVED_PAIR = text(
+    "SELECT id, n FROM cell_counts WHERE study_id = :sid AND model_lo = :lo"
+    " AND model_hi = :hi AND paired ORDER BY n, draw LIMIT :k"
 )
 
 _LEFT, _RIGHT = aliased(ImageRow), aliased(ImageRow)
@@ -85,8 +81,13 @@ def ensure_cells(
     index: Mapping[DbKey, Cell],
     questions: Sequence[str],
     study_seed: int,
+    paired: bool = False,
 ) -> CellTable:
     """Create the missing ``cell_counts`` rows of ``cells`` and mark exactly them active.
+
+    ``paired``: also mark exactly them ``paired`` (a study on the adaptive rule, which reads
+    them through the partial ``ix_cell_counts_paired``); otherwise no row of the study is,
+    and its votes never touch that index.
 
     A missing row starts at ``n = 0``: every trial of a cell is counted in its row, which
     exists before the cell's first trial (the table is part of every schema revision, see
@@ -98,7 +99,7 @@ def ensure_cells(
     for attempt in range(2):
         try:
             with conn.begin_nested():
-                return _ensure(conn, sid, cells, index, questions, study_seed)
+                return _ensure(conn, sid, cells, index, questions, study_seed, paired)
         except IntegrityError:
             if attempt:
                 raise
@@ -112,12 +113,13 @@ def _ensure(
     index: Mapping[DbKey, Cell],
     questions: Sequence[str],
     study_seed: int,
+    paired: bool,
 ) -> CellTable:
     c = CellCountRow
-    read = select(c.id, c.prompt_id, c.model_lo, c.model_hi, c.question, c.active).where(
-        c.study_id == sid
-    )
-    have = {(p, lo, hi, qn): (rid, active) for rid, p, lo, hi, qn, active in conn.execute(read)}
+    read = select(c.id, c.prompt_id, c.model_lo, c.model_hi, c.question, c.active, c.paired)
+    read = read.where(c.study_id == sid)
+    have = {(p, lo, hi, qn): (rid, bool(a), bool(pa))
+            for rid, p, lo, hi, qn, a, pa in conn.execute(read)}  # fmt: skip
     missing = [key for key in index if key not in have]
     if missing:
         # Seeded by the study, so a replayed study starts from the same order of cells.
@@ -136,22 +138,25 @@ def _ensure(
                     "n": 0,
                     "draw": int(draw),
                     "active": True,
+                    "paired": paired,
                 }
                 for (p, lo, hi, qn), draw in zip(missing, draws, strict=True)
             ],
         )
-        have = {(p, lo, hi, qn): (rid, a) for rid, p, lo, hi, qn, a in conn.execute(read)}
+        have = {(p, lo, hi, qn): (rid, bool(a), bool(pa))
+                for rid, p, lo, hi, qn, a, pa in conn.execute(read)}  # fmt: skip
     # Cells of models or questions the study no longer has must not sit at the front of the
-    # pick forever; cells that came back are active again.
+    # pick forever; cells that came back are active again. A study that changed its rule
+    # gets its cells in or out of the adaptive rule's index.
     flips = [
-        {"rid": rid, "on": key in index}
-        for key, (rid, active) in have.items()
-        if bool(active) != (key in index)
+        {"rid": rid, "on": key in index, "pair": paired and key in index}
+        for key, (rid, active, was_paired) in have.items()
+        if (active, was_paired) != (key in index, paired and key in index)
     ]
     if flips:
-        stmt = update(c).where(c.id == bindparam("rid")).values(active=bindparam("on"))
-        conn.execute(stmt, flips)
-    by_id = {rid: index[key] for key, (rid, _) in have.items() if key in index}
+        stmt = update(c).where(c.id == bindparam("rid"))
+        conn.execute(stmt.values(active=bindparam("on"), paired=bindparam("pair")), flips)
+    by_id = {rid: index[key] for key, (rid, _, _) in have.items() if key in index}
     return CellTable(
         by_id=by_id,
         row_id={cell: rid for rid, cell in by_id.items()},

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from arena.scheduler.cells import CellTable
     from arena.study import Study
 
-__all__ = ["Adaptive", "Balanced", "Rule"]
+__all__ = ["Adaptive", "Balanced", "Rule", "draw"]
 
 
 class Rule(Protocol):
@@ -83,6 +83,17 @@ class _State:
     thread: threading.Thread | None = None
 
 
+def draw(probs: np.ndarray, rng: np.random.Generator) -> int:
+    """An index drawn with probabilities ``probs`` (summing to 1 up to rounding).
+
+    The uniform draw is scaled to the cumulative sum's own total, so rounding can never
+    land past the end, and an entry of probability 0 (an ineligible pair) is an empty interval
+    that ``side="right"`` never returns.
+    """
+    cumulative = np.cumsum(probs)
+    return int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+
+
 class Adaptive:
     """The pair whose next vote most narrows the study's targets (:mod:`.adaptive`).
 
@@ -112,10 +123,7 @@ class Adaptive:
             fit = state.fit
         probs = pair_probabilities(fit, state.pairs, state.x, state.targets, settings.floor,
                                    eligible)  # fmt: skip
-        chosen = min(int(np.searchsorted(np.cumsum(probs), rng.random(), side="right")),
-                     len(probs) - 1)  # fmt: skip
-        while not eligible[chosen]:  # rounding at the top end of the cumulative sum
-            chosen -= 1
+        chosen = draw(probs, rng)
         i, j = state.pairs[chosen]
         lo, hi = state.db_pairs[chosen]
         k = mine[(names[i], names[j])] + WINDOW
@@ -130,17 +138,21 @@ class Adaptive:
         with self._lock:
             state = self._states.get(sid)
             names = sorted(study.models)
-            if state is None or state.names != names:
+            where = {name: n for n, name in enumerate(names)}
+            targets = contrasts(
+                len(names), [(where[c.model_a], where[c.model_b]) for c in study.comparisons]
+            )
+            # A study file edited between two requests (a model or a comparison more) gets a
+            # state of its own; the next refit reads every vote again.
+            if state is None or state.names != names or not np.array_equal(state.targets, targets):
                 pk = {name: pk for pk, name in cat.model_name.items()}
                 pairs, x = pair_design(len(names))
-                where = {name: n for n, name in enumerate(names)}
-                targets = [(where[c.model_a], where[c.model_b]) for c in study.comparisons]
                 state = self._states[sid] = _State(
                     names=names,
                     index={pk[name]: n for n, name in enumerate(names) if name in pk},
                     pairs=pairs,
                     x=x,
-                    targets=contrasts(len(names), targets),
+                    targets=targets,
                     db_pairs=[
                         tuple(sorted((pk.get(names[i], -1), pk.get(names[j], -1))))
                         for i, j in pairs
@@ -163,6 +175,11 @@ class Adaptive:
                 state.thread.start()
 
     def _refit(self, state: _State, sid: int) -> None:
+        # The counts are read after ``start`` is taken: a trial logged after it and voted on
+        # before the read counts twice (its vote, and its expected information folded in
+        # below), one logged before it and not yet voted on is dropped until the next refit.
+        # Both are a few votes' worth of information at most, and only steer the next picks;
+        # the stored probabilities are the ones the picks were drawn with either way.
         with state.lock:
             start = len(state.log)
         try:

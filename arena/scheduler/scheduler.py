@@ -73,12 +73,13 @@ class Scheduler:
         rollback).
         """
         cat = self.catalog(conn, sid)
-        key = (tuple(study.models), tuple(x.id for x in study.questions))
+        paired = study.scheduler.rule == "adaptive"
+        key = (tuple(study.models), tuple(x.id for x in study.questions), paired)
         table = cat.tables.get(key)
         if table is not None:
             return cat, table, None
-        cells, index = cat.cells(*key)
-        table = ensure_cells(conn, sid, cells, index, key[1], study.seed)
+        cells, index = cat.cells(*key[:2])
+        table = ensure_cells(conn, sid, cells, index, key[1], study.seed, paired)
         return cat, table, (cat, key, table)
 
     @staticmethod

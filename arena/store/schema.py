@@ -23,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -207,14 +209,26 @@ class CellCountRow(Base):
     a random number redrawn on every increment: ordering by ``(n, draw)`` gives each round of
     the study a fresh random order of its cells. ``active`` marks the cells of the study's
     current models and questions. The store creates a study's rows (at ``n = 0``, before
-    the cell's first trial) when it first schedules the study.
+    the cell's first trial) when it first schedules the study. ``paired`` marks the active
+    cells of a study on the adaptive rule, the rows of the partial ``ix_cell_counts_paired``
+    through which that rule reads one pair's least-served cells (revision 0008).
     """
 
     __tablename__ = "cell_counts"
     __table_args__ = (
         UniqueConstraint("study_id", "prompt_id", "model_lo", "model_hi", "question"),
         Index("ix_cell_counts_pick", "study_id", "active", "n", "draw"),
-        Index("ix_cell_counts_pair", "study_id", "model_lo", "model_hi", "active", "n", "draw"),
+        # Partial: only adaptive studies' rows, so that other studies' votes leave it alone.
+        Index(
+            "ix_cell_counts_paired",
+            "study_id",
+            "model_lo",
+            "model_hi",
+            "n",
+            "draw",
+            sqlite_where=text("paired"),
+            postgresql_where=text("paired"),
+        ),  # fmt: skip
         CheckConstraint("model_lo < model_hi", name="ck_cell_counts_pair"),
     )
 
@@ -227,6 +241,7 @@ class CellCountRow(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
     draw: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    paired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LiveBattleRow(Base):

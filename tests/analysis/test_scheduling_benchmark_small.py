@@ -52,3 +52,49 @@ def test_the_stopping_rule_stays_valid_where_peeking_does_not() -> None:
     assert null["p < alpha, peeking"]["stopped"] > 2 * args.alpha  # the rule it replaces
     alt = bench.run(0.7, args, 1)["e-process by rater"]
     assert alt["stopped"] > 0.8 and alt["wrong_way"] == 0
+
+
+def test_the_grid_bound_grows_with_the_spread_and_no_schedule_beats_it() -> None:
+    bench = load("scheduling_grid")
+    args = bench.parser().parse_args(
+        ["--runs", "2", "--models", "4", "--spreads", "200", "1200", "--seed", "4"]
+    )
+    rows = {(r["targets"], r["spread"]): r for r in bench.grid(args)}
+    for kind in bench.TARGETS:
+        narrow, wide = rows[(kind, 200)], rows[(kind, 1200)]
+        assert wide["votes"] > 2 * narrow["votes"]  # far-apart models tell less per vote
+        assert wide["bound"] > narrow["bound"] + 0.1 > 0.1
+        for row in (narrow, wide):
+            # The adaptive studies' pair counts are one fixed allocation among all: the best
+            # one (the bound) does at least as well, up to the optimiser's tolerance.
+            assert row["adaptive"] <= row["bound"] + 0.01, row
+        assert wide["adaptive"] > 0.5 * wide["bound"], wide  # and adaptive gets most of it
+
+
+def test_aiming_at_the_widest_target_brings_the_allocation_to_the_bound(monkeypatch) -> None:
+    """The issue's world: the weight power (--power) moves the adaptive allocation towards
+    the oracle bound; the floor and the refit cadence are options of the same measure."""
+    from arena.scheduler import adaptive
+
+    bench = load("scheduling_grid")
+    saved = {}
+    for power in (4.0, 32.0):
+        monkeypatch.setattr(adaptive, "WEIGHT_POWER", power)
+        args = bench.parser().parse_args(["--issue", "--runs", "2", "--seed", "1"])
+        rows = bench.grid(args)
+        assert [r["models"] for r in rows] == [8, 8] and rows[0]["bound"] < rows[1]["bound"]
+        saved[power] = rows[0]["adaptive"]
+        assert all(r["adaptive"] <= r["bound"] + 0.01 for r in rows), rows
+    assert saved[32.0] > saved[4.0] + 0.03, saved
+
+
+def test_the_stopping_simulation_runs_one_design_alone() -> None:
+    bench = load("scheduling")
+    args = bench.parser().parse_args(
+        ["--runs", "3", "--width", "260", "--designs", "adaptive", "--seed", "2"]
+    )
+    world = bench.World(np.array(bench.STRENGTHS_ELO) / bench.ELO, args.taste, args.quota)
+    runs = bench.votes_needed(world, args, None)
+    assert list(runs) == ["adaptive"] and all(r.votes for r in runs["adaptive"])
+    summary = bench.summary(runs["adaptive"])
+    assert summary["mean_se"] > 0 and summary["unfinished"] == 0

@@ -339,9 +339,12 @@ def test_revision_0006_adds_pair_probability_and_keeps_every_vote(db_url) -> Non
     _fill_release(engine)
     upgrade(engine, "0005")
     assert "pair_probability" not in {c["name"] for c in inspect(engine).get_columns("trials")}
-    upgrade(engine)
+    upgrade(engine, "0006")
     assert "pair_probability" in {c["name"] for c in inspect(engine).get_columns("trials")}
     assert "ix_cell_counts_pair" in {i["name"] for i in inspect(engine).get_indexes("cell_counts")}
+    upgrade(engine)  # 0008: the pair index only holds adaptive studies' cells
+    indexes = {i["name"] for i in inspect(engine).get_indexes("cell_counts")}
+    assert "ix_cell_counts_paired" in indexes and "ix_cell_counts_pair" not in indexes
     engine.dispose()
     store = Store.open(db_url)
     try:

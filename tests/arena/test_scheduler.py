@@ -171,3 +171,75 @@ def test_the_adaptive_vote_path_searches_indexes_and_never_aggregates(make_study
                     )
     finally:
         store.close()
+
+
+def test_only_an_adaptive_studys_active_cells_are_in_the_pair_index(make_study, db_url) -> None:
+    """``paired`` (the partial ``ix_cell_counts_paired``) follows the study's rule and models:
+    a balanced study's votes never touch the adaptive rule's index."""
+    from arena.store.schema import CellCountRow
+
+    study, prompts = make_study(models=MODELS[:3], n_prompts=4, quota=4)
+    adaptive = dataclasses.replace(
+        study, models=MODELS[:2], scheduler=dataclasses.replace(study.scheduler, rule="adaptive")
+    )
+
+    def flags(url: str, which) -> Counter:
+        store = Store.open(url)
+        try:
+            store.next_trial(which, store.join(which, RaterIdentity(f"r-{len(which.models)}")))
+            with store.begin() as conn:
+                rows = conn.execute(CellCountRow.__table__.select()).mappings().all()
+            return Counter((bool(r["active"]), bool(r["paired"])) for r in rows)
+        finally:
+            store.close()
+
+    store = Store.open(db_url)
+    ingest(store, study, prompts)
+    store.close()
+    assert flags(db_url, study) == {(True, False): 12}  # 4 prompts x 3 pairs, balanced
+    # The study file now names two models and the adaptive rule (a new server process).
+    assert flags(db_url, adaptive) == {(True, True): 4, (False, False): 8}
+    assert flags(db_url, study) == {(True, False): 12}  # and back
+
+
+def test_pair_probabilities_at_the_edges() -> None:
+    pairs, x = pair_design(2)  # two models: one pair, always drawn
+    fit = Fit(np.zeros(2), np.eye(2))
+    assert pair_probabilities(fit, pairs, x, contrasts(2, None), 0.1).tolist() == [1.0]
+    assert pair_design(1)[0].shape == (0, 2)  # one model: no pair (the rule issues nothing)
+    pairs, x = pair_design(4)
+    settled = Fit(np.array([2.0, 1.0, 0.0, -1.0]), np.eye(4) * 1e-9)  # every pair settled
+    probs = pair_probabilities(settled, pairs, x, contrasts(4, None), 0.1)
+    assert probs.sum() == pytest.approx(1) and probs.min() >= 0.1 / 6 - 1e-15
+    uniform = pair_probabilities(settled, pairs, x, contrasts(4, None), 1.0)
+    assert uniform == pytest.approx(np.full(6, 1 / 6))  # floor 1: uniform random pairs
+    with pytest.raises(ValueError, match=r"floor must be in \(0, 1\]; got 0"):
+        pair_probabilities(settled, pairs, x, contrasts(4, None), 0)
+
+
+def test_a_draw_never_lands_on_a_pair_of_probability_zero() -> None:
+    from arena.scheduler.rules import draw
+
+    probs = np.array([0.0, 0.3, 0.0, 0.7 - 1e-12, 0.0])  # sums to just under 1
+    rng = np.random.default_rng(0)
+    drawn = Counter(draw(probs, rng) for _ in range(4000))
+    assert set(drawn) == {1, 3} and abs(drawn[1] / 4000 - 0.3) < 0.03
+
+    class Top:  # the largest uniform draw there is
+        def random(self) -> float:
+            return np.nextafter(1.0, 0.0)
+
+    assert draw(probs, Top()) == 3
+
+
+def test_a_two_model_adaptive_study_serves_its_one_pair(make_study, tmp_path) -> None:
+    study, prompts = make_study(models=MODELS[:2], n_prompts=6, quota=6, extra=_adaptive())
+    store = Store.open(f"sqlite:///{tmp_path / 'arena.db'}")
+    try:
+        ingest(store, study, prompts)
+        _crowd(store, study, range(3), np.random.default_rng(5))
+        df = store.comparisons(study.name)
+    finally:
+        store.close()
+    assert len(df) == 18 and (df["pair_probability"] == 1.0).all()
+    assert df.groupby("rater")["prompt"].nunique().eq(6).all()  # every prompt once per rater

@@ -8,6 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
+import pytest
 from servers import RaterClient, running
 from sqlalchemy import func, select
 
@@ -19,8 +20,14 @@ from arena.store.schema import TrialRow, VoteRow
 RATERS = 8
 
 
-def test_raters_spread_over_two_servers_lose_and_double_nothing(make_study, db_url) -> None:
-    study, prompts = make_study(models=("alpha", "beta", "gamma"), n_prompts=6, quota=6)
+@pytest.mark.parametrize("rule", ["balanced", "adaptive"])
+def test_raters_spread_over_two_servers_lose_and_double_nothing(make_study, db_url, rule) -> None:
+    # Adaptive: each server refits every other issued trial in its own thread, racing both
+    # servers' votes; its fit is its own, its picks and their stored probabilities must not be.
+    extra = f'[scheduler]\nrule = "{rule}"\nrefit_every = 2\n' if rule == "adaptive" else ""
+    study, prompts = make_study(models=("alpha", "beta", "gamma"), n_prompts=6, quota=6,
+                                extra=extra)  # fmt: skip
+    assert study.scheduler.rule == rule
     with ExitStack() as stack:
         stores = [Store.open(db_url) for _ in range(2)]
         for store in stores:
@@ -54,3 +61,4 @@ def test_raters_spread_over_two_servers_lose_and_double_nothing(make_study, db_u
         pairs = [tuple(sorted(ab)) for ab in zip(df["model_a"], df["model_b"], strict=True)]
         seen = Counter(zip(df["rater"], df["prompt"], pairs, df["question"], strict=True))
         assert max(seen.values()) == 1  # no rater was given a cell twice
+        assert df["pair_probability"].between(0, 1, inclusive="right").all()
