@@ -24,8 +24,6 @@ Bias over the runs is printed in Monte Carlo standard errors.
     .venv/bin/python -P benchmarks/scheduling.py
     .venv/bin/python -P benchmarks/scheduling.py --runs 200 --width 120 --seed 1
 
-(``-P`` keeps ``benchmarks/`` off ``sys.path``: ``benchmarks/interval_coverage.py`` would otherwise shadow
-the ``coverage`` package that numba imports.)
 """
 
 from __future__ import annotations
