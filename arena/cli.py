@@ -249,6 +249,7 @@ class _Votes(NamedTuple):
     title: str
     latency: dict[str, float] | None
     names: dict[str, str]
+    live_votes: int = 0  # the live arena's votes, never part of the analysis
 
 
 def _comparisons(study_path: Path | None, comparisons: Path | None, database: str | None) -> _Votes:
@@ -268,11 +269,14 @@ def _comparisons(study_path: Path | None, comparisons: Path | None, database: st
     store = _open_store(study, source)
     try:
         with database_errors(study.database_url, source):
+            from arena.store import LiveStore
+
             return _Votes(
                 store.comparisons(study.name),
                 study.title,
                 store.latencies(study.name),
                 _display_names(study, store),
+                LiveStore(store).count_votes(study.name),
             )
     finally:
         store.close()
@@ -384,7 +388,7 @@ def report(
         from arena.cli_live import report_live
 
         return report_live(study_path, database, out)
-    df, title, latency, names = _comparisons(study_path, comparisons, database)
+    df, title, latency, names, live_votes = _comparisons(study_path, comparisons, database)
     from analysis.report import QualityRules, analyze, write_report
 
     if len(df) == 0:
@@ -420,6 +424,11 @@ def report(
     click.echo(quality_text(result))
     click.echo(f"Online Elo, SDXL Turbo variant: {result.settings['elo_sdxl_turbo']}.")
     click.echo(f"Report: {files.html}")
+    if live_votes:
+        click.echo(
+            f"Live arena: {live_votes} votes on raters' own prompts are not part of this "
+            "analysis; arena report --live reports them."
+        )
 
 
 @cli.command()

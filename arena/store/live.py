@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import aliased
 
 from arena.store.frames import OUTCOME_OF_CHOICE
@@ -108,6 +108,17 @@ class LiveStore:
             return conn.scalar(
                 select(LiveImageRow.path).where(LiveImageRow.sha256 == sha256).limit(1)
             )
+
+    def count_votes(self, study_name: str) -> int:
+        """Live votes of a study (what ``arena report`` says it left out)."""
+        query = (
+            select(func.count(LiveVoteRow.id))
+            .join(LiveBattleRow, LiveBattleRow.id == LiveVoteRow.battle_id)
+            .join(StudyRow, StudyRow.id == LiveBattleRow.study_id)
+            .where(StudyRow.name == study_name)
+        )
+        with self.store.begin() as conn:
+            return int(conn.scalar(query) or 0)
 
     def frame(self, study_name: str) -> pd.DataFrame:
         """One row per live vote (:data:`LIVE_COLUMNS`); ``a`` is the left image's model."""

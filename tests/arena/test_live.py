@@ -189,6 +189,10 @@ def test_live_votes_leave_the_controlled_votes_and_report_unchanged(
         again = runner.invoke(cli, [*report, "--out", str(tmp_path / "r2")])
         assert again.exit_code == 0 and again.output == out.output
         assert len(LiveStore(store).frame(study.name)) == 3
+        # The terminal report says what it left out, and where to read it.
+        plain = runner.invoke(cli, [*report[:-1], "--out", str(tmp_path / "r4")])
+        assert plain.exit_code == 0, plain.output
+        assert "Live arena: 3 votes on raters' own prompts are not part of this" in plain.output
 
     live = runner.invoke(
         cli, ["report", "--study", str(study.path), "--live", "--out", str(tmp_path / "r3")]
