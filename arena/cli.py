@@ -9,55 +9,19 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import click
 
-from analysis.modes import BOOTSTRAP_UNITS, DEFAULT_TIE_MODE, RATER, TIE_MODES
+from arena.cli_common import database_option, database_source, open_store, open_study, study_option
 from arena.cli_engine import engine_options
+from arena.cli_plan import plan
+from arena.cli_report import export, report
 from arena.plain_errors import DEBUG_ENV, plain_errors
 from arena.prompts import load_prompts
 from arena.study import Study, load_study
 
 __all__ = ["main", "cli"]
-
-study_option = click.option(
-    "--study",
-    "study_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The study file (TOML).",
-)
-database_option = click.option(
-    "--database",
-    default=None,
-    metavar="URL",
-    help="SQLAlchemy URL overriding the study's database (e.g. postgresql+psycopg://…).",
-)
-
-
-def _open_study(study_path: Path, database: str | None = None) -> Study:
-    study = load_study(study_path)
-    return replace(study, database_url=database) if database else study
-
-
-def _database_source(study: Study, database: str | None) -> str:
-    """Where a study's database URL came from, for the first words of a database error."""
-    if database:
-        return "--database"
-    return f"{study.path}: key 'database'"
-
-
-def _open_store(study: Study, source: str) -> Any:
-    """Open the study's database; an unreachable server, an unknown or missing driver or an
-    unopenable file is one sentence (arena.store.errors)."""
-    from arena.store import Store
-    from arena.store.errors import database_errors
-
-    with database_errors(study.database_url, source, opening=True):
-        return Store.open(study.database_url)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -177,7 +141,7 @@ def _ingest(study: Study, source: str):
     from arena.store.errors import database_errors
 
     prompts = load_prompts(study.prompts_file, study.categories, study.prompt_limit)
-    store = _open_store(study, source)
+    store = open_store(study, source)
     # A read-only SQLite file opens (and even migrates, when up to date) and fails at the first
     # write, here.
     with database_errors(study.database_url, source):
@@ -237,227 +201,8 @@ def _check_port(host: str, port: int) -> None:
 def serve(study_path: Path, database: str | None, host: str, port: int) -> None:
     """Check the image set, load it into the database and serve the arena."""
     _check_port(host, port)
-    study = _open_study(study_path, database)
-    _serve(study, host, port, _database_source(study, database))
-
-
-# ----------------------------------------------------------------------------- report / export
-class _Votes(NamedTuple):
-    """What ``report`` and ``export`` analyse: the comparisons and what goes with them."""
-
-    frame: Any  # pandas.DataFrame (pandas is imported by the commands, not at start-up)
-    title: str
-    latency: dict[str, float] | None
-    names: dict[str, str]
-    live_votes: int = 0  # the live arena's votes, never part of the analysis
-
-
-def _comparisons(study_path: Path | None, comparisons: Path | None, database: str | None) -> _Votes:
-    """The votes of a study's database or of a comparisons file (arena.comparisons_io)."""
-    from arena.comparisons_io import display_names, read_comparisons
-
-    if (study_path is None) == (comparisons is None):
-        raise click.UsageError("Give exactly one of --study or --comparisons.")
-    if comparisons is not None:
-        df = read_comparisons(comparisons)
-        return _Votes(df, comparisons.stem, None, display_names(df, comparisons))
-    from arena.store.errors import database_errors
-
-    study = _open_study(study_path, database)
-    source = _database_source(study, database)
-    _require_sqlite_file(study.database_url)
-    store = _open_store(study, source)
-    try:
-        with database_errors(study.database_url, source):
-            from arena.store import LiveStore
-
-            return _Votes(
-                store.comparisons(study.name),
-                study.title,
-                store.latencies(study.name),
-                _display_names(study, store),
-                LiveStore(store).count_votes(study.name),
-            )
-    finally:
-        store.close()
-
-
-def _require_sqlite_file(url: str) -> None:
-    """Refuse a missing SQLite file: opening it would create an empty database and report
-    "no votes" about a mistyped path."""
-    from arena.store.errors import sqlite_file
-
-    path = sqlite_file(url)
-    if path is not None and not path.exists():
-        name = str(path)
-        raise click.ClickException(
-            f"No database at {name}: nothing has been recorded for this study there yet "
-            "(`arena serve` creates it), or --database or the study's 'database' key names "
-            "another file."
-        )
-
-
-def _display_names(study: Study, store: Any) -> dict[str, str]:
-    """Display names stored at ingest; for a study ingested before they were stored (schema
-    revision 0005), those of today's cards, as earlier versions showed."""
-    from arena.ingest import card_display_names
-
-    stored = store.display_names(study.name)
-    return card_display_names(study) if stored is None else stored
-
-
-@cli.command()
-@click.option(
-    "--study",
-    "study_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Analyse this study's database.",
-)
-@click.option(
-    "--comparisons",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Analyse a comparisons file (.csv, .jsonl/.ndjson or .parquet; docs/design.md's "
-    "columns) instead.",
-)
-@database_option
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for report.html and the CSV files (default: <study folder>/report).",
-)
-@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
-@click.option(
-    "--bootstrap", "n_boot", default=1000, show_default=True, help="Bootstrap replicates."
-)
-@click.option(
-    "--elo-orders",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Shuffled orders of the SDXL Turbo online Elo (0 skips it; fewer when votes × orders "
-    "exceed 60,000,000 updates, and the report says how many).",
-)
-@click.option(
-    "--ties",
-    type=click.Choice(TIE_MODES),
-    default=DEFAULT_TIE_MODE,
-    show_default=True,
-    help="How ties enter the Bradley–Terry fit.",
-)
-@click.option(
-    "--cluster",
-    type=click.Choice(BOOTSTRAP_UNITS),
-    default=RATER,
-    show_default=True,
-    help="What counts as independent: the bootstrap's resampling unit and the win rates' "
-    "cluster unit (rater+prompt: two-way).",
-)
-@click.option(
-    "--small-sample/--no-small-sample",
-    default=True,
-    show_default=True,
-    help="Few-cluster corrections (Student t with G-1 degrees of freedom) on every interval.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
-@click.option(
-    "--live",
-    is_flag=True,
-    help="Report the live arena's votes (raters' own prompts) in their own section instead; "
-    "they never enter the controlled analysis.",
-)
-@plain_errors
-def report(
-    study_path: Path | None,
-    comparisons: Path | None,
-    database: str | None,
-    out: Path | None,
-    seed: int,
-    n_boot: int,
-    ties: str,
-    cluster: str,
-    small_sample: bool,
-    as_json: bool,
-    elo_orders: int,
-    live: bool,
-) -> None:
-    """Rate the models from the votes; write report.html and CSV files."""
-    if live:
-        from arena.cli_live import report_live
-
-        return report_live(study_path, database, out)
-    df, title, latency, names, live_votes = _comparisons(study_path, comparisons, database)
-    from analysis.report import QualityRules, analyze, write_report
-
-    if len(df) == 0:
-        raise click.ClickException("There are no votes yet; nothing to report.")
-    study = load_study(study_path) if study_path else None
-    result = analyze(
-        df,
-        seed=seed,
-        n_boot=n_boot,
-        tie_mode=ties,
-        cluster=cluster,
-        latency_ms=latency,
-        display_names=names,
-        rules=QualityRules(**study.quality) if study else None,
-        claims=(study.comparisons or None) if study else None,
-        reference_model=study.reference if study else None,
-        elo_orders=elo_orders,
-        small_sample=small_sample,
-    )
-    if out is None:
-        out = (study_path.resolve().parent if study_path else Path.cwd()) / "report"
-    files = write_report(result, out, title=title)
-    if as_json:
-        click.echo(files.json.read_text(encoding="utf-8"))  # computed once, written by the report
-        return
-    from analysis.present.text import leaderboard_text, quality_text
-
-    click.echo(result.comparisons_text())
-    click.echo()
-    for question in result.questions:
-        click.echo(leaderboard_text(result, question))
-        click.echo()
-    click.echo(quality_text(result))
-    click.echo(f"Online Elo, SDXL Turbo variant: {result.settings['elo_sdxl_turbo']}.")
-    click.echo(f"Report: {files.html}")
-    if live_votes:
-        click.echo(
-            f"Live arena: {live_votes} votes on raters' own prompts are not part of this "
-            "analysis; arena report --live reports them."
-        )
-
-
-@cli.command()
-@study_option
-@database_option
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Output file: .csv, .jsonl/.ndjson or .parquet.",
-)
-@click.option(
-    "--live",
-    is_flag=True,
-    help="Export the live arena's votes (prompt, models, outcome, images, latencies) instead.",
-)
-@plain_errors
-def export(study_path: Path, database: str | None, out: Path, live: bool) -> None:
-    """Write the study's votes as a comparisons file (one row per vote)."""
-    from arena.comparisons_io import check_suffix, with_display_names, write_comparisons
-
-    if live:
-        from arena.cli_live import export_live
-
-        return export_live(study_path, database, out)
-    check_suffix(out)  # refuse an unsupported file before reading the database
-    votes = _comparisons(study_path, None, database)
-    write_comparisons(with_display_names(votes.frame, votes.names), out)
-    click.echo(f"{len(votes.frame)} votes written to {out}")
+    study = open_study(study_path, database)
+    _serve(study, host, port, database_source(study, database))
 
 
 # ----------------------------------------------------------------------------- demo
@@ -488,9 +233,8 @@ def demo(workdir: Path | None, host: str, port: int) -> None:
     _serve(study, host, port, f"the demo's database in {study.folder}")
 
 
-from arena.cli_plan import plan  # noqa: E402  (registered on the group defined above)
-
-cli.add_command(plan)
+for _command in (report, export, plan):
+    cli.add_command(_command)
 
 
 #: Commands that hold nothing open once they have written their output: the console script

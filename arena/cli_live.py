@@ -8,13 +8,7 @@ from typing import Any
 
 import click
 
-from arena.cli import (
-    _database_source,
-    _display_names,
-    _open_store,
-    _open_study,
-    _require_sqlite_file,
-)
+from arena.cli_common import opened_study, stored_display_names
 
 __all__ = ["export_live", "report_live"]
 
@@ -22,19 +16,11 @@ __all__ = ["export_live", "report_live"]
 def _live_votes(study_path: Path | None, database: str | None) -> tuple[Any, dict[str, str]]:
     """The live arena's votes of a study (arena.live), apart from its controlled votes."""
     from arena.store import LiveStore
-    from arena.store.errors import database_errors
 
     if study_path is None:
         raise click.UsageError("--live needs --study: live votes are only in a study's database.")
-    study = _open_study(study_path, database)
-    source = _database_source(study, database)
-    _require_sqlite_file(study.database_url)
-    store = _open_store(study, source)
-    try:
-        with database_errors(study.database_url, source):
-            return LiveStore(store).frame(study.name), _display_names(study, store)
-    finally:
-        store.close()
+    with opened_study(study_path, database) as (study, store):
+        return LiveStore(store).frame(study.name), stored_display_names(study, store)
 
 
 def report_live(study_path: Path | None, database: str | None, out: Path | None) -> None:

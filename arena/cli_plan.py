@@ -91,10 +91,10 @@ def plan(win_rate: float, alpha: float, power: float, pairs: int, design_effect:
     from analysis.planning import votes_needed
 
     if study_path is not None:
-        from arena.cli import _open_study
+        from arena.cli_common import open_study
         from arena.plan import study_plan_lines
 
-        study = _open_study(study_path, database)
+        study = open_study(study_path, database)
         for line in study_plan_lines(study, win_rate=win_rate, alpha=alpha, power=power,
                                      half_width=half_width, design_effect=design_effect):  # fmt: skip
             click.echo(line)
