@@ -163,6 +163,15 @@ def create_server(
         from arena.live.routes import live_router
 
         app.include_router(live_router(study, live, live.display_names))
+    else:
+
+        @app.get("/live", include_in_schema=False)
+        def live_off() -> None:
+            raise HTTPException(
+                status_code=404,
+                detail="This study has no live page; its study file has no [live] table.",
+            )
+
     _image_route(app, study, store)
     _shadow(app)
     _admin(app, study, store, admin_password)

@@ -8,7 +8,10 @@ per rater, so votes cluster by rater). Three ways to choose each vote's pair:
 - ``balanced``: the least-served pair, ties drawn (the default rule: every pair evenly);
 - ``adaptive``: :func:`arena.scheduler.adaptive.pair_probabilities` from a Bradley–Terry fit
   refitted every ``--refit-every`` votes (with each vote folded into the covariance in between),
-  floor ``--floor``: the code the server runs.
+  floor ``--floor``: the code the server runs;
+- ``oracle``: pairs drawn at random from the best fixed allocation, computed from the true
+  strengths (:func:`best_allocation`): what no scheduler can know, measured by the same
+  stopping rule as the others.
 
 A study stops when every pairwise difference's 95% interval (Bradley–Terry, cluster-robust
 sandwich by rater) is narrower than ``--width`` Elo points, checked every ``--check`` votes.
@@ -48,8 +51,9 @@ from arena.scheduler.fit import Fit, add_vote, contrasts, fit_strengths, pair_de
 ELO = 400 / np.log(10)  # Elo points per logit
 #: Strengths of the simulated models, Elo points: a leaderboard's spread of 400 points.
 STRENGTHS_ELO = (0.0, 60.0, 110.0, 150.0, 200.0, 260.0, 330.0, 400.0)
-DESIGNS = ("uniform", "balanced", "adaptive")
+DESIGNS = ("uniform", "balanced", "adaptive", "oracle")
 Z95 = 1.959963984540054
+TARGETS = ("all", "declared")
 
 
 @dataclass(frozen=True)
@@ -123,10 +127,12 @@ def simulate(
     refit_every: int,
     targets: list[tuple[int, int]] | None = None,
     keep: bool = False,
+    allocation: np.ndarray | None = None,
 ) -> Run:
     """One study under ``design``; stops when every target's interval is narrower than
     ``width`` (Elo, full interval), or at ``max_votes``. ``targets``: the differences the
-    study declares (and the adaptive rule aims at); None: every pairwise difference."""
+    study declares (and the adaptive rule aims at); None: every pairwise difference.
+    ``allocation``: the ``oracle`` design's pair shares (default: :func:`best_allocation`)."""
     k = len(world.strengths)
     pairs, x = pair_design(k)
     n_pairs = len(pairs)
@@ -140,11 +146,17 @@ def simulate(
     wins = np.zeros((k, k))
     fit = Fit(np.zeros(k), np.eye(k) / 0.04)
     taste = np.zeros(k)
+    if design == "oracle":
+        allocation = best_allocation(world, targets) if allocation is None else allocation
+        cumulative = np.cumsum(allocation)
     for t in range(max_votes):
         if t % world.quota == 0:
             taste = rng.normal(0.0, world.taste, k)
         if design == "uniform":
             e, pe = int(rng.integers(n_pairs)), 1.0 / n_pairs
+        elif design == "oracle":
+            e = min(int(np.searchsorted(cumulative, rng.random(), side="right")), n_pairs - 1)
+            pe = float(allocation[e])
         elif design == "balanced":
             low = np.flatnonzero(counts == counts.min())
             e, pe = int(low[rng.integers(len(low))]), 1.0 / len(low)
@@ -188,40 +200,55 @@ def votes_needed(
 ) -> dict[str, list[Run]]:
     """``args.runs`` studies per design, each from its own seeded generator."""
     out = {}
+    allocation = None
+    if "oracle" in args.designs:
+        best = best_allocation(world, targets)
+        allocation = args.mix * best + (1.0 - args.mix) / len(best)
     for design in args.designs:
         rngs = np.random.default_rng([args.seed, DESIGNS.index(design)]).spawn(args.runs)
         out[design] = [
             simulate(world, design, rng, width=args.width, check=args.check,
                      max_votes=args.max_votes, floor=args.floor, refit_every=args.refit_every,
-                     targets=targets)
+                     targets=targets, allocation=allocation)
             for rng in rngs
         ]  # fmt: skip
     return out
 
 
-def best_possible(world: World, targets: list[tuple[int, int]] | None) -> float:
-    """Share of votes the best fixed allocation of pairs would save against uniform, knowing
-    the true strengths: a bound for any scheduler (model-based variances, clustering aside).
+def _widest(world: World, rows: np.ndarray, share: np.ndarray, order: float) -> float:
+    """The targets' model-based variances per vote under pair shares ``share``: their power
+    mean of ``order``, or the largest with ``order`` 0."""
+    k = len(world.strengths)
+    _, x = pair_design(k)
+    p = 1.0 / (1.0 + np.exp(-(x @ world.strengths)))
+    info = (x.T * (share * p * (1 - p))) @ x + 1e-9 * np.eye(k)
+    v = np.einsum("tk,kl,tl->t", rows, np.linalg.pinv(info), rows)
+    return float((v**order).mean() ** (1 / order)) if order else float(v.max())
 
-    Minimises the power mean (order 20, a smooth maximum) of the targets' variances over the
-    allocations on the simplex (softmax parameters, BFGS), and compares the largest variance.
-    """
+
+def best_allocation(world: World, targets: list[tuple[int, int]] | None) -> np.ndarray:
+    """(P,) pair shares that minimise the widest target's model-based variance, knowing the
+    true strengths: the power mean of order 20 (a smooth maximum) minimised over the simplex
+    (softmax parameters, BFGS)."""
     from scipy.optimize import minimize
 
     k = len(world.strengths)
-    pairs, x = pair_design(k)
+    n_pairs = len(pair_design(k)[0])
     rows = contrasts(k, targets)
-    p = 1.0 / (1.0 + np.exp(-(x @ world.strengths)))
-    w = p * (1 - p)
-
-    def worst(share: np.ndarray, order: float) -> float:
-        info = (x.T * (share * w)) @ x + 1e-9 * np.eye(k)
-        v = np.einsum("tk,kl,tl->t", rows, np.linalg.pinv(info), rows)
-        return float((v**order).mean() ** (1 / order)) if order else float(v.max())
-
     soft = lambda z: np.exp(z - z.max()) / np.exp(z - z.max()).sum()  # noqa: E731
-    found = minimize(lambda z: worst(soft(z), 20.0), np.zeros(len(pairs)), method="BFGS")
-    return 1.0 - worst(soft(found.x), 0) / worst(np.full(len(pairs), 1 / len(pairs)), 0)
+    found = minimize(lambda z: _widest(world, rows, soft(z), 20.0), np.zeros(n_pairs),
+                     method="BFGS")  # fmt: skip
+    return soft(found.x)
+
+
+def best_possible(world: World, targets: list[tuple[int, int]] | None) -> float:
+    """Share of votes the best fixed allocation of pairs would save against uniform, knowing
+    the true strengths: a bound for any fixed allocation (model-based variances, clustering
+    aside), by the widest target's variance."""
+    rows = contrasts(len(world.strengths), targets)
+    n_pairs = len(pair_design(len(world.strengths))[0])
+    best = _widest(world, rows, best_allocation(world, targets), 0)
+    return 1.0 - best / _widest(world, rows, np.full(n_pairs, 1 / n_pairs), 0)
 
 
 def weighting_bias(world: World, args: argparse.Namespace, runs: int) -> pd.DataFrame:
@@ -279,6 +306,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bias-runs", type=int, default=400)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--designs", nargs="+", choices=DESIGNS, default=list(DESIGNS))
+    p.add_argument("--targets", nargs="+", choices=TARGETS, default=list(TARGETS),
+                   help="all: every pairwise difference; declared: model 0 against each other")  # fmt: skip
+    p.add_argument("--mix", type=float, default=1.0,
+                   help="the oracle design's shares: this much of the best allocation, the rest "
+                        "uniform")  # fmt: skip
     p.add_argument("--power", type=float, default=adaptive.WEIGHT_POWER,
                    help="the adaptive rule's weight power (arena.scheduler.adaptive)")  # fmt: skip
     return p
@@ -298,7 +330,9 @@ def main() -> None:
         "every pairwise difference (28)": None,
         "declared: model 0 against each other (7)": [(0, j) for j in range(1, 8)],
     }
-    for label, targets in scenarios.items():
+    for (label, targets), name in zip(scenarios.items(), TARGETS, strict=True):
+        if name not in args.targets:
+            continue
         results = votes_needed(world, args, targets)
         bound = 100 * best_possible(world, targets)
         print(f"targets: {label}; the best fixed allocation saves {bound:.0f}% vs uniform")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from arena.api import _body, _error, _Failure, _json, _string
+from arena.http_json import Refusal, error_response, json_response, read_body, string_field
 from arena.live.hub import Battle, Busy, LiveHub
 from arena.live.page import live_html
 
@@ -69,19 +69,17 @@ def live_router(study: Study, hub: LiveHub, display_names: dict[str, str]) -> AP
     root = settings.image_dir.resolve()
 
     def battle_of(body: dict[str, Any]) -> Battle:
-        token = _string(body, "token")
+        token = string_field(body, "token")
         battle = hub.battle(token)
         if battle is None:
-            raise _Failure(
-                "unknown_trial", "This drawing is not known here; type the prompt again."
-            )
+            raise Refusal("unknown_trial", "This drawing is not known here; type the prompt again.")
         return battle
 
     async def answer(work) -> Response:
         try:
-            return _json(await work())
-        except _Failure as exc:
-            return _error(exc.code, str(exc))
+            return json_response(await work())
+        except Refusal as exc:
+            return error_response(exc.code, str(exc))
 
     @router.get("/live", include_in_schema=False)
     async def live_page() -> HTMLResponse:
@@ -90,25 +88,25 @@ def live_router(study: Study, hub: LiveHub, display_names: dict[str, str]) -> AP
     @router.post("/api/live/prompt", include_in_schema=False)
     async def prompt(request: Request) -> Response:
         async def work() -> dict[str, Any]:
-            body = await _body(request)
-            text = (_string(body, "prompt") or "").strip()
-            rater = _string(body, "rater", optional=True) or ""
+            body = await read_body(request)
+            text = (string_field(body, "prompt") or "").strip()
+            rater = string_field(body, "rater", optional=True) or ""
             if not text:
-                raise _Failure("invalid", EMPTY_MESSAGE)
+                raise Refusal("invalid", EMPTY_MESSAGE)
             if len(text) > settings.max_prompt_chars:
-                raise _Failure(
+                raise Refusal(
                     "invalid",
                     f"The prompt is {len(text)} characters long; the most is "
                     f"{settings.max_prompt_chars}.",
                 )
             if not _RATER.match(rater):
-                raise _Failure("invalid", "The field 'rater' must be an id of letters and digits.")
+                raise Refusal("invalid", "The field 'rater' must be an id of letters and digits.")
             try:
                 battle = hub.submit(text, rater)
             except Busy:
                 if hub.fatal:  # the worker could not load the models: the log says why
-                    raise _Failure("unavailable", UNAVAILABLE_MESSAGE) from None
-                raise _Failure("busy", BUSY_MESSAGE) from None
+                    raise Refusal("unavailable", UNAVAILABLE_MESSAGE) from None
+                raise Refusal("busy", BUSY_MESSAGE) from None
             return _state(battle)
 
         return await answer(work)
@@ -116,31 +114,31 @@ def live_router(study: Study, hub: LiveHub, display_names: dict[str, str]) -> AP
     @router.post("/api/live/poll", include_in_schema=False)
     async def poll(request: Request) -> Response:
         async def work() -> dict[str, Any]:
-            return _state(battle_of(await _body(request)))
+            return _state(battle_of(await read_body(request)))
 
         return await answer(work)
 
     @router.post("/api/live/vote", include_in_schema=False)
     async def vote(request: Request) -> Response:
         async def work() -> dict[str, Any]:
-            body = await _body(request)
+            body = await read_body(request)
             battle = battle_of(body)
             choice, ms = body.get("choice"), body.get("decision_ms")
             if choice not in study.choices:
-                raise _Failure(
+                raise Refusal(
                     "invalid", f"The field 'choice' must be one of {list(study.choices)}."
                 )
             if isinstance(ms, bool) or not isinstance(ms, int | float) or not 0 <= ms < 86_400_000:
-                raise _Failure(
+                raise Refusal(
                     "invalid", "The field 'decision_ms' must be a number of milliseconds."
                 )
             if not all(s in battle.images for s in ("left", "right")):
-                raise _Failure("invalid", "Both images must be on screen before a vote.")
+                raise Refusal("invalid", "Both images must be on screen before a vote.")
             future = hub.vote(battle, choice, float(ms))
             try:
                 recorded = await asyncio.wait_for(asyncio.wrap_future(future), VOTE_WAIT_S)
             except Exception:
-                raise _Failure("busy", "Your vote was not saved; please try again.") from None
+                raise Refusal("busy", "Your vote was not saved; please try again.") from None
             names = {
                 s: display_names.get(m, m)
                 for s, m in zip(("left", "right"), battle.models, strict=True)

@@ -98,3 +98,24 @@ def test_the_stopping_simulation_runs_one_design_alone() -> None:
     assert list(runs) == ["adaptive"] and all(r.votes for r in runs["adaptive"])
     summary = bench.summary(runs["adaptive"])
     assert summary["mean_se"] > 0 and summary["unfinished"] == 0
+
+
+def test_the_oracle_design_draws_its_pairs_from_the_best_allocation() -> None:
+    bench = load("scheduling")
+    world = bench.World(np.array(bench.STRENGTHS_ELO) / bench.ELO, 0.3, 20)
+    declared = [(0, j) for j in range(1, 8)]
+    best = bench.best_allocation(world, declared)
+    assert best.shape == (28,) and abs(best.sum() - 1) < 1e-9 and (best > 0).all()
+    rows = bench.contrasts(8, declared)
+    uniform = np.full(28, 1 / 28)
+    assert bench._widest(world, rows, best, 0) < 0.8 * bench._widest(world, rows, uniform, 0)
+    run = bench.simulate(world, "oracle", np.random.default_rng(5), width=None, check=25,
+                         max_votes=4000, floor=0.1, refit_every=50, targets=declared,
+                         allocation=best, keep=True)  # fmt: skip
+    pairs, _ = bench.pair_design(8)
+    index = {(str(i), str(j)): e for e, (i, j) in enumerate(pairs)}
+    chosen = np.array([index[ab] for ab in zip(run.record["model_a"], run.record["model_b"])])
+    assert np.allclose(run.record["pair_probability"], best[chosen])
+    counts = np.bincount(chosen, minlength=28)
+    expected = 4000 * best
+    assert ((counts - expected) ** 2 / expected).sum() < 60  # chi-square, 27 df: p < 1e-3

@@ -210,6 +210,8 @@ def test_security_floor(arena) -> None:
         for path in SHADOWED:
             path = path.replace("{rest:path}", "x").lstrip("/")
             assert http.get(path).status_code == 404, path
+        live = http.get("live")  # this study has no [live] table: a sentence, not Gradio's 404
+        assert live.status_code == 404 and "no [live] table" in live.json()["detail"]
         upload = http.post("gradio_api/upload", files={"files": ("a.txt", b"x" * 10_000)})
         assert upload.status_code == 404
         page = http.get("")
