@@ -114,7 +114,8 @@ def test_the_oracle_design_draws_its_pairs_from_the_best_allocation() -> None:
                          allocation=best, keep=True)  # fmt: skip
     pairs, _ = bench.pair_design(8)
     index = {(str(i), str(j)): e for e, (i, j) in enumerate(pairs)}
-    chosen = np.array([index[ab] for ab in zip(run.record["model_a"], run.record["model_b"])])
+    sides = zip(run.record["model_a"], run.record["model_b"], strict=True)
+    chosen = np.array([index[ab] for ab in sides])
     assert np.allclose(run.record["pair_probability"], best[chosen])
     counts = np.bincount(chosen, minlength=28)
     expected = 4000 * best
