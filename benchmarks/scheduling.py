@@ -215,15 +215,17 @@ def votes_needed(
     return out
 
 
-def _widest(world: World, rows: np.ndarray, share: np.ndarray, order: float) -> float:
-    """The targets' model-based variances per vote under pair shares ``share``: their power
-    mean of ``order``, or the largest with ``order`` 0."""
-    k = len(world.strengths)
-    _, x = pair_design(k)
-    p = 1.0 / (1.0 + np.exp(-(x @ world.strengths)))
-    info = (x.T * (share * p * (1 - p))) @ x + 1e-9 * np.eye(k)
-    v = np.einsum("tk,kl,tl->t", rows, np.linalg.pinv(info), rows)
-    return float((v**order).mean() ** (1 / order)) if order else float(v.max())
+def target_variances(strengths: np.ndarray, rows: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """(T,) model-based variances of the contrast ``rows`` (logits²) under ``share`` votes per
+    pair (shares per vote, or counts), from the true ``strengths``."""
+    _, x = pair_design(len(strengths))
+    p = 1.0 / (1.0 + np.exp(-(x @ strengths)))
+    info = (x.T * (share * p * (1 - p))) @ x + 1e-9 * np.eye(len(strengths))
+    return np.einsum("tk,kl,tl->t", rows, np.linalg.pinv(info), rows)
+
+
+def _power_mean(v: np.ndarray, order: float) -> float:
+    return float((v**order).mean() ** (1 / order))
 
 
 def best_allocation(world: World, targets: list[tuple[int, int]] | None) -> np.ndarray:
@@ -236,8 +238,11 @@ def best_allocation(world: World, targets: list[tuple[int, int]] | None) -> np.n
     n_pairs = len(pair_design(k)[0])
     rows = contrasts(k, targets)
     soft = lambda z: np.exp(z - z.max()) / np.exp(z - z.max()).sum()  # noqa: E731
-    found = minimize(lambda z: _widest(world, rows, soft(z), 20.0), np.zeros(n_pairs),
-                     method="BFGS")  # fmt: skip
+    found = minimize(
+        lambda z: _power_mean(target_variances(world.strengths, rows, soft(z)), 20.0),
+        np.zeros(n_pairs),
+        method="BFGS",
+    )
     return soft(found.x)
 
 
@@ -247,8 +252,9 @@ def best_possible(world: World, targets: list[tuple[int, int]] | None) -> float:
     aside), by the widest target's variance."""
     rows = contrasts(len(world.strengths), targets)
     n_pairs = len(pair_design(len(world.strengths))[0])
-    best = _widest(world, rows, best_allocation(world, targets), 0)
-    return 1.0 - best / _widest(world, rows, np.full(n_pairs, 1 / n_pairs), 0)
+    best = target_variances(world.strengths, rows, best_allocation(world, targets)).max()
+    uniform = target_variances(world.strengths, rows, np.full(n_pairs, 1 / n_pairs)).max()
+    return float(1.0 - best / uniform)
 
 
 def weighting_bias(world: World, args: argparse.Namespace, runs: int) -> pd.DataFrame:

@@ -60,11 +60,7 @@ def targets_of(kind: str, k: int) -> list[tuple[int, int]] | None:
 
 def widest_variance(strengths: np.ndarray, rows: np.ndarray, counts: np.ndarray) -> float:
     """The widest target's model-based variance (logits²) under ``counts`` votes per pair."""
-    k = len(strengths)
-    _, x = pair_design(k)
-    p = 1.0 / (1.0 + np.exp(-(x @ strengths)))
-    info = (x.T * (counts * p * (1 - p))) @ x + 1e-9 * np.eye(k)
-    return float(np.einsum("tk,kl,tl->t", rows, np.linalg.pinv(info), rows).max())
+    return float(sim.target_variances(strengths, rows, counts).max())
 
 
 def uniform_budget(strengths: np.ndarray, rows: np.ndarray, width: float) -> int:

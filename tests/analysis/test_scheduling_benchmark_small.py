@@ -108,7 +108,9 @@ def test_the_oracle_design_draws_its_pairs_from_the_best_allocation() -> None:
     assert best.shape == (28,) and abs(best.sum() - 1) < 1e-9 and (best > 0).all()
     rows = bench.contrasts(8, declared)
     uniform = np.full(28, 1 / 28)
-    assert bench._widest(world, rows, best, 0) < 0.8 * bench._widest(world, rows, uniform, 0)
+    widest = {name: bench.target_variances(world.strengths, rows, share).max()
+              for name, share in (("best", best), ("uniform", uniform))}  # fmt: skip
+    assert widest["best"] < 0.8 * widest["uniform"]
     run = bench.simulate(world, "oracle", np.random.default_rng(5), width=None, check=25,
                          max_votes=4000, floor=0.1, refit_every=50, targets=declared,
                          allocation=best, keep=True)  # fmt: skip
