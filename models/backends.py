@@ -88,16 +88,18 @@ def device_name(device: str) -> str:
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that determine an image, for the manifest's ``params``."""
+    # str(): torch's version is a str subclass of torch's own; pickled into a live image's
+    # message it would make the server import torch to read it (1.8 s on the first image).
     versions = {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "diffusers": diffusers.__version__,
-        "transformers": transformers.__version__,
+        "torch": str(torch.__version__),
+        "diffusers": str(diffusers.__version__),
+        "transformers": str(transformers.__version__),
     }
     try:
         import peft
 
-        versions["peft"] = peft.__version__
+        versions["peft"] = str(peft.__version__)
     except ImportError:
         pass
     return versions

@@ -18,6 +18,7 @@ import queue
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,13 @@ class Battle:
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     choice: str | None = None
+    #: Callbacks of long polls waiting for the next image (run on the listener thread).
+    watchers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def settled(self) -> int:
+        """Sides drawn or failed: 0, 1 or 2."""
+        return sum(s in self.images or s in self.failed for s in ("left", "right"))
 
 
 class LiveHub:
@@ -169,6 +177,20 @@ class LiveHub:
             path = self._images.get(sha256)
         return path if path is not None else self.live.image_path(sha256)
 
+    def watch(self, battle: Battle, seen: int, wake: Callable[[], None]) -> bool:
+        """Call ``wake`` (once, from the listener thread) when ``battle`` has more than ``seen``
+        sides settled; False, and no call, when it already has."""
+        with self._lock:
+            if battle.settled > seen:
+                return False
+            battle.watchers.append(wake)
+            return True
+
+    def unwatch(self, battle: Battle, wake: Callable[[], None]) -> None:
+        """Forget ``wake`` (a long poll that timed out or was answered)."""
+        with self._lock, contextlib.suppress(ValueError):
+            battle.watchers.remove(wake)
+
     def vote(self, battle: Battle, choice: str, decision_ms: float) -> Future:
         """Store the vote; the future's result says whether it was recorded (False: a repeat)."""
         with self._lock:
@@ -199,6 +221,7 @@ class LiveHub:
                 self._arrived(*message)
 
     def _arrived(self, kind: str, token: str, side: str, value: Any) -> None:
+        wake: list[Callable[[], None]] = []
         with self._lock:
             battle = self._battles.get(token)
             if kind == "image":
@@ -207,6 +230,13 @@ class LiveHub:
                     battle.images[side] = value
             elif battle is not None:
                 battle.failed[side] = value
+            if battle is not None:
+                wake, battle.watchers = battle.watchers, []
+        for call in wake:
+            try:
+                call()
+            except Exception:  # a waiting poll's failure must not stop the listener
+                log.exception("live poll wake-up failed")
         if kind == "image":
             # After the battle's own insert: the writes thread keeps their order.
             self._write(self.live.add_image, token, side, value)

@@ -2,13 +2,15 @@
 ``GET /live/images/<sha256>``.
 
 Errors have the rater API's shape (``{code, message, retry}``, docs/http-api.md). A poll is a
-dictionary read in memory; the prompt and the vote are queued to the hub's own store thread,
+dictionary read in memory (a long poll waits on the event loop, woken by the hub's listener,
+never on a thread); the prompt and the vote are queued to the hub's own store thread,
 so live mode adds no work to the controlled study's vote path (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -35,6 +37,25 @@ _SHA_PNG = re.compile(r"^([0-9a-f]{64})\.png$")
 _RATER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 #: Longest a vote waits for its store write before the rater is asked to retry.
 VOTE_WAIT_S = 30.0
+#: Longest a poll may wait for the next image (``wait_ms``); the page asks for 2 s at a time.
+MAX_POLL_WAIT_MS = 10_000
+
+
+def _poll_wait(body: dict[str, Any]) -> tuple[int, float]:
+    """The poll's ``seen`` (sides the page has, 0 to 2) and ``wait_ms`` as seconds (0: none)."""
+    seen, wait_ms = body.get("seen", 0), body.get("wait_ms", 0)
+    if isinstance(seen, bool) or not isinstance(seen, int) or not 0 <= seen <= 2:
+        raise Refusal("invalid", "The field 'seen' must be 0, 1 or 2 (images the page has).")
+    if (
+        isinstance(wait_ms, bool)
+        or not isinstance(wait_ms, int | float)
+        or not 0 <= wait_ms <= MAX_POLL_WAIT_MS
+    ):
+        raise Refusal(
+            "invalid",
+            f"The field 'wait_ms' must be a number of milliseconds from 0 to {MAX_POLL_WAIT_MS}.",
+        )
+    return seen, wait_ms / 1000
 
 
 def _image(battle: Battle, side: str) -> dict[str, Any] | None:
@@ -111,10 +132,34 @@ def live_router(study: Study, hub: LiveHub, display_names: dict[str, str]) -> AP
 
         return await answer(work)
 
+    async def settled(battle: Battle, seen: int, wait_s: float) -> None:
+        """Return when ``battle`` has more than ``seen`` sides settled, or after ``wait_s``."""
+        loop = asyncio.get_running_loop()
+        arrived = loop.create_future()
+
+        def wake() -> None:  # the hub's listener thread: hand over to the event loop
+            with contextlib.suppress(RuntimeError):  # a loop already closed: nobody waits
+                loop.call_soon_threadsafe(lambda: arrived.done() or arrived.set_result(None))
+
+        if not hub.watch(battle, seen, wake):
+            return
+        try:
+            await asyncio.wait_for(arrived, wait_s)
+        except TimeoutError:
+            pass
+        finally:
+            hub.unwatch(battle, wake)
+
     @router.post("/api/live/poll", include_in_schema=False)
     async def poll(request: Request) -> Response:
         async def work() -> dict[str, Any]:
-            return _state(battle_of(await read_body(request)))
+            body = await read_body(request)
+            battle = battle_of(body)
+            seen, wait_s = _poll_wait(body)
+            if wait_s > 0:
+                # A long poll: the answer leaves as the image arrives, not at the next tick.
+                await settled(battle, seen, wait_s)
+            return _state(battle)
 
         return await answer(work)
 

@@ -1,5 +1,5 @@
 // The live page's script (arena/live/page.py inlines it). It sends the rater's prompt to
-// api/live/prompt, polls api/live/poll until both images are there — each is shown as soon as
+// api/live/prompt, long-polls api/live/poll until both images are there — each is shown as soon as
 // it arrives, so the fast model's image appears while the slow one is still drawing — and sends
 // the vote to api/live/vote, whose answer names the two models. The prompt is only ever
 // written as text (textContent), never as HTML.
@@ -9,7 +9,7 @@
   const MAX = Number(root.dataset.max);
   let KEYS = {};
   try { KEYS = JSON.parse(root.dataset.keys || "{}"); } catch { KEYS = {}; }
-  const S = { token: null, shownAt: null, pending: false, poll: null, voted: false };
+  const S = { token: null, shownAt: null, pending: false, voted: false };
   window.live = S;
   const OFFLINE = "The server cannot be reached. Check your connection, then try again.";
 
@@ -85,9 +85,8 @@
     for (const side of ["left", "right"]) {
       if (data.images[side]) waits.push(place(side, data.images[side]));
     }
-    if (data.failed) { say(data.failed); clearInterval(S.poll); S.poll = null; return; }
+    if (data.failed) { say(data.failed); return; }
     if (data.images.left && data.images.right) {
-      clearInterval(S.poll); S.poll = null;
       await Promise.all(waits);
       if (data.token === S.token && !S.voted) {
         S.shownAt = performance.now();
@@ -95,6 +94,20 @@
         // Both answers are up: the keys vote now (they type while the prompt box has focus).
         if (document.activeElement === $("live-prompt")) $("live-prompt").blur();
       }
+    }
+  };
+
+  // Long polls: each waits on the server until one more image is there (or 2 s pass), so an
+  // image shows the moment it is drawn; a newer prompt (S.token) ends the old battle's loop.
+  const settled = (data) => ["left", "right"].filter((s) => data.images[s]).length +
+    (data.failed ? 1 : 0);
+  const follow = async (data) => {
+    const token = data.token;
+    while (S.token === token && !data.done && !data.failed) {
+      const next = await post("poll", { token, seen: settled(data), wait_ms: 2000 });
+      if (!next || S.token !== token) return;
+      data = next;
+      show(data);
     }
   };
 
@@ -110,18 +123,13 @@
       const data = await post("prompt", { prompt: text, rater });
       if (!data) return;
       say("");
-      clearInterval(S.poll);
       S.token = data.token; S.shownAt = null; S.voted = false;
       const shown = $("live-shown");
       shown.textContent = `“${text}”`;
       shown.hidden = false;
       reset();
       show(data);
-      const token = data.token;
-      S.poll = setInterval(async () => {
-        const next = await post("poll", { token });
-        if (next) show(next); else { clearInterval(S.poll); S.poll = null; }
-      }, 150);
+      follow(data);
     } finally {
       S.pending = false;
       $("live-go").disabled = false;

@@ -4,7 +4,10 @@ the controlled study, and `arena report --live` / `arena export --live`."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -122,6 +125,87 @@ def test_a_full_queue_answers_busy_at_once_and_the_queued_prompt_is_drawn(
             time.sleep(0.05)
             state = client.post("api/live/poll", json={"token": state["token"]}).json()
         assert state["images"]["left"] and state["images"]["right"]
+
+
+# ----------------------------------------------------------------------------- long polls
+def _settled(state: dict) -> int:
+    return sum(state["images"][s] is not None for s in ("left", "right"))
+
+
+def test_a_long_poll_waits_for_the_next_image_and_answers_when_it_arrives(
+    study_builder, tmp_path
+) -> None:
+    server = live_server(study_builder, tmp_path, start=False)
+    with server as (base, study, store, hub), httpx.Client(base_url=base, timeout=60) as client:
+        token = client.post("api/live/prompt", json={"prompt": "a red circle", "rater": "r1"})
+        token = token.json()["token"]
+        # Nothing is drawing: the poll holds its answer for the whole wait, then says so.
+        began = time.perf_counter()
+        idle = client.post("api/live/poll", json={"token": token, "seen": 0, "wait_ms": 400})
+        assert time.perf_counter() - began >= 0.35
+        assert idle.status_code == 200 and _settled(idle.json()) == 0
+        hub.start()
+        assert hub.ready.wait(120) and hub.fatal is None
+        # Woken by the hub's listener: each answer carries one more image than the page had.
+        state, seen, answers = idle.json(), 0, []
+        while not state["done"]:
+            body = {"token": token, "seen": seen, "wait_ms": 10_000}
+            began = time.perf_counter()
+            state = client.post("api/live/poll", json=body).json()
+            answers.append((_settled(state) - seen, time.perf_counter() - began))
+            seen = _settled(state)
+        assert seen == 2
+        # The 1-step model draws first, in a moment: the first answer brings its image...
+        assert answers[0][0] >= 1 and answers[0][1] < 9.9, answers
+        # ...and an answer without a new image is one that waited its whole 10 s.
+        assert all(elapsed >= 9.9 for news, elapsed in answers if news == 0), answers
+        # A page that already has both images is answered at once, whatever it asks to wait.
+        again = client.post("api/live/poll", json={"token": token, "seen": 1, "wait_ms": 10_000})
+        assert _settled(again.json()) == 2
+        for body, key in (
+            ({"seen": 3}, "'seen'"),
+            ({"seen": "1"}, "'seen'"),
+            ({"seen": True}, "'seen'"),
+            ({"wait_ms": -1}, "'wait_ms'"),
+            ({"wait_ms": 10_001}, "'wait_ms'"),
+            ({"wait_ms": "2000"}, "'wait_ms'"),
+        ):
+            bad = client.post("api/live/poll", json={"token": token, **body})
+            assert bad.status_code == 400 and key in bad.json()["error"]["message"], body
+        assert not hub.battle(token).watchers  # every wait was forgotten
+
+
+WORKER_MESSAGES = """
+import multiprocessing, sys, tempfile
+from arena.live import worker
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("spawn")
+    jobs, results = ctx.Queue(2), ctx.Queue()
+    models = ("toy-turbo-1step", "toy-base-50step")
+    process = ctx.Process(
+        target=worker.run, args=("models/cards", models, tempfile.mkdtemp(), "cpu", jobs, results)
+    )
+    process.start()
+    assert results.get(timeout=300)[0] == "ready"
+    jobs.put(("t", "a red circle", 1, (("left", models[0]), ("right", models[1]))))
+    kinds = [results.get(timeout=300)[0] for _ in range(2)]
+    jobs.put(None)
+    process.join(60)
+    assert kinds == ["image", "image"], kinds
+    heavy = sorted({"torch", "diffusers", "transformers", "numpy"} & set(sys.modules))
+    assert not heavy, heavy
+"""
+
+
+def test_reading_the_workers_messages_imports_no_torch_in_the_server() -> None:
+    # A torch object in a message (torch.__version__ is a str subclass of torch's) would make
+    # the server import torch to unpickle it: 1.8 s on the first live image, against the
+    # import rules of docs/design.md.
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_MESSAGES], cwd=root, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 # ----------------------------------------------------------------------------- votes and storage
