@@ -271,6 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--flops-only", action="store_true", help="full-config FLOPs on meta")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        default=None,
+        help="keep the random pipeline here (reused when it is already there)",
+    )
     args = parser.parse_args(argv)
     results: dict = {"device": args.device, "versions": {}}
     from models.backends import device_name, library_versions
@@ -292,10 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            if args.reduced:
-                repo = build_tiny_sdxl(tmp / "sdxl")
+            repo = args.repo or tmp / "sdxl"
+            if (repo / "model_index.json").is_file():
+                pass  # an earlier run's pipeline: the same seed built it
+            elif args.reduced:
+                repo = build_tiny_sdxl(repo)
             else:
-                repo = build_full_sdxl(tmp / "sdxl", args.device)
+                repo = build_full_sdxl(repo, args.device)
             runners = set(args.runners.split(","))
             for label, run in _contenders(repo, args.device, dtype, args.compile, tmp, runners):
                 for size, steps, batch, guidance in cases:
