@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.tomlcheck import decode_utf8
+
 __all__ = ["MAX_FIELD_CHARS", "Prompt", "PromptError", "load_prompts"]
 
 _TEXT_COLUMNS = ("prompt", "text")
@@ -38,22 +40,12 @@ class Prompt:
 
 def _read_text(path: Path) -> str:
     """The file as text: UTF-8, a leading byte-order mark dropped, no NUL characters."""
-    raw = path.read_bytes()
-    try:
-        # utf-8-sig drops the BOM Excel and Notepad write, which would otherwise become part
-        # of the first column's name (and the 'id' column would silently not be found).
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise PromptError(
-            f"{path}, line {line}: the byte 0x{raw[exc.start]:02x} is not UTF-8; expected a "
-            "UTF-8 text file (save it as UTF-8)."
-        ) from None
+    text = decode_utf8(path.read_bytes(), str(path), PromptError)
     nul = text.find("\x00")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
         raise PromptError(
-            f"{path}, line {line}: a NUL character; expected plain UTF-8 text (a UTF-16 or "
+            f"{path}: line {line}: a NUL character; expected plain UTF-8 text (a UTF-16 or "
             "binary file has them)."
         )
     return text
@@ -63,12 +55,12 @@ def _check_fields(path: Path, line_no: int, row: dict[str, str]) -> dict[str, st
     for column, value in row.items():
         if "\x00" in value:  # a JSON line can spell one as \u0000
             raise PromptError(
-                f"{path}, line {line_no}: column '{column}' holds a NUL character; expected "
+                f"{path}: line {line_no}: column '{column}' holds a NUL character; expected "
                 "plain text."
             )
         if len(value) > MAX_FIELD_CHARS:
             raise PromptError(
-                f"{path}, line {line_no}: column '{column}' has {len(value):,} characters; "
+                f"{path}: line {line_no}: column '{column}' has {len(value):,} characters; "
                 f"expected at most {MAX_FIELD_CHARS:,}."
             )
     return row
@@ -90,7 +82,7 @@ def _records(path: Path, text: str, delimiter: str) -> list[tuple[int, list[str]
             # A stray quote pairs with the next one, however far away, and the prompts between
             # them become one prompt: refused rather than guessed at.
             raise PromptError(
-                f"{path}, line {start}: a quoted field runs on to line {reader.line_num}; "
+                f"{path}: line {start}: a quoted field runs on to line {reader.line_num}; "
                 'expected one prompt per line (close the quote (") on the line it opens).'
             )
         if record:
@@ -100,15 +92,15 @@ def _records(path: Path, text: str, delimiter: str) -> list[tuple[int, list[str]
 def _csv_problem(path: Path, start: int, line: int, reason: str) -> str:
     if "unexpected end of data" in reason:
         return (
-            f'{path}, line {start}: a quote (") opens a field that is never closed; expected '
+            f'{path}: line {start}: a quote (") opens a field that is never closed; expected '
             "the closing quote on the same line."
         )
     if "field larger than field limit" in reason:
         return (
-            f"{path}, line {line}: a field has more than {csv.field_size_limit():,} characters; "
+            f"{path}: line {line}: a field has more than {csv.field_size_limit():,} characters; "
             f"expected at most {MAX_FIELD_CHARS:,}."
         )
-    return f"{path}, line {line}: not a readable row ({reason}); expected delimited fields."
+    return f"{path}: line {line}: not a readable row ({reason}); expected delimited fields."
 
 
 def _rows_delimited(path: Path, delimiter: str) -> list[tuple[int, dict[str, str]]]:
@@ -119,14 +111,14 @@ def _rows_delimited(path: Path, delimiter: str) -> list[tuple[int, dict[str, str
     header = {name.strip().lower() for name in fieldnames if name}
     if not header & set(_TEXT_COLUMNS):
         raise PromptError(
-            f"{path}, line {header_line}: no 'Prompt' column in the header {fieldnames}; "
+            f"{path}: line {header_line}: no 'Prompt' column in the header {fieldnames}; "
             "expected PartiPrompts' columns Prompt, Category, Challenge, Note."
         )
     names = [name.strip().lower() for name in fieldnames]
     rows = []
     for line_no, record in records[1:]:
         if len(record) > len(names):
-            raise PromptError(f"{path}, line {line_no}: more fields than the header has.")
+            raise PromptError(f"{path}: line {line_no}: more fields than the header has.")
         values = dict(zip(names, (v.strip() for v in record), strict=False))
         row = {name: values.get(name, "") for name in names}
         rows.append((line_no, _check_fields(path, line_no, row)))
@@ -141,9 +133,9 @@ def _rows_jsonl(path: Path) -> list[tuple[int, dict[str, str]]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise PromptError(f"{path}, line {line_no}: not valid JSON ({exc.msg}).") from None
+            raise PromptError(f"{path}: line {line_no}: not valid JSON ({exc.msg}).") from None
         if not isinstance(obj, dict):
-            raise PromptError(f"{path}, line {line_no}: expected a JSON object.")
+            raise PromptError(f"{path}: line {line_no}: expected a JSON object.")
         row = {str(k).lower(): str(v).strip() for k, v in obj.items()}
         rows.append((line_no, _check_fields(path, line_no, row)))
     return rows
@@ -193,11 +185,11 @@ def load_prompts(
     for index, (line_no, row) in enumerate(rows, start=1):
         text = next((row[c] for c in _TEXT_COLUMNS if row.get(c)), "")
         if not text:
-            raise PromptError(f"{path}, line {line_no}: the prompt text is empty.")
+            raise PromptError(f"{path}: line {line_no}: the prompt text is empty.")
         pid = row.get("id") or f"p{index:04d}"
         if pid in seen:
             raise PromptError(
-                f"{path}, line {line_no}: prompt id '{pid}' repeats line {seen[pid]}."
+                f"{path}: line {line_no}: prompt id '{pid}' repeats line {seen[pid]}."
             )
         seen[pid] = line_no
         prompt = Prompt(

@@ -28,7 +28,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
-__all__ = ["MISSING", "Table", "read_toml", "shown", "suggestion"]
+__all__ = ["MISSING", "Table", "decode_utf8", "read_toml", "shown", "suggestion"]
 
 #: The default of :meth:`Table.get` that makes a key required.
 MISSING: Any = object()
@@ -56,6 +56,20 @@ def suggestion(word: str, options: Iterable[str], cutoff: float = 0.6) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+def decode_utf8(raw: bytes, where: str, error: type[ValueError]) -> str:
+    """``raw`` as UTF-8 text, a leading byte-order mark dropped (Notepad and Excel write one;
+    left in, it would become part of the first key or column name); bytes that are not UTF-8
+    raise ``error`` naming ``where`` and the line. Study files, cards and prompt files share it."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(
+            f"{where}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+            "save the file as UTF-8."
+        ) from None
+
+
 def read_toml(
     path: Path, error: type[ValueError], where: str | None = None
 ) -> tuple[dict[str, Any], bytes]:
@@ -74,14 +88,7 @@ def read_toml(
         raise error(f"{where}: is a folder, not a TOML file.") from None
     except OSError as exc:
         raise error(f"{where}: cannot be read ({exc.strerror}).") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise error(
-            f"{where}: line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
-            "save the file as UTF-8."
-        ) from None
+    text = decode_utf8(raw, where, error)
     try:
         return tomllib.loads(text), raw
     except tomllib.TOMLDecodeError as exc:

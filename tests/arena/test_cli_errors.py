@@ -239,7 +239,7 @@ def test_a_bad_prompt_file_stops_serve_before_the_database(make_study) -> None:
     message = one_sentence(arena("serve", "--study", str(study.path), "--port", str(free_port())))
     lines = len(prompts.read_text().splitlines())
     assert message == (
-        f"{prompts}, line {lines}: a field has more than 131,072 characters; expected at most "
+        f"{prompts}: line {lines}: a field has more than 131,072 characters; expected at most "
         "10,000."
     )
     assert not (study.folder / "arena.db").exists()

@@ -204,7 +204,7 @@ LONG = "x" * 140_000
         (
             "latin1.csv",
             "id,prompt\np1,caf\xe9\n".encode("latin-1"),
-            "line 2: the byte 0xe9 is not UTF-8",
+            "latin1.csv: line 2: not UTF-8 text (byte 0xe9); save the file as UTF-8.",
         ),
         ("nul.tsv", b"Prompt\tCategory\na\x00b\tc\n", "line 2: a NUL character"),
         (
@@ -244,7 +244,7 @@ def test_unreadable_prompt_files_name_file_and_line(tmp_path: Path, name, body, 
     path.write_bytes(body)
     with pytest.raises(PromptError) as info:
         load_prompts(path)
-    assert str(info.value).startswith(f"{path}, line ")
+    assert str(info.value).startswith(f"{path}: line ")  # the study files' grammar
     assert needle in str(info.value)
 
 
