@@ -90,6 +90,12 @@ text = "Which image better matches the prompt?"
     return study, load_prompts(study.prompts_file)
 
 
+def _same_height(page, *selectors: str) -> None:
+    """Buttons on one row stand equally tall (Gradio's .prose margins once made them not)."""
+    heights = [page.locator(s).bounding_box()["height"] for s in selectors]
+    assert max(heights) - min(heights) < 0.5, dict(zip(selectors, heights, strict=True))
+
+
 def _answered(page) -> int:
     return int(page.inner_text("#arena-progress").split("/")[0])
 
@@ -121,6 +127,7 @@ def test_a_whole_session_fits_every_screen(chromium, tmp_path, size) -> None:
         assert not page.is_visible("#arena-left")
         _on_screen(page, "#arena-agree")
         _on_screen(page, "#arena-decline")
+        _same_height(page, "#arena-agree", "#arena-decline")
         page.screenshot(path=str(shots / "1-consent.png"))
         (page.tap if phone else page.click)("#arena-agree")
 
@@ -128,6 +135,7 @@ def test_a_whole_session_fits_every_screen(chromium, tmp_path, size) -> None:
         page.wait_for_function(SHOWN, timeout=15_000)
         assert page.is_visible("#arena-trial .arena-practice")
         _trial_on_screen(page)
+        _same_height(page, "#arena-left", "#arena-right")
         assert page.is_visible("#arena-left .arena-key") != phone  # key hints need keys
         page.screenshot(path=str(shots / "2-practice.png"))
         pick = "#arena-trial button.arena-pick[data-choice=left]"
